@@ -1,0 +1,306 @@
+"""Systemadministratör's pages: users, roles, units and teams."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+
+from kontroll.core import users as svc
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
+from kontroll.core.permissions import Perm
+from kontroll.core.web import current_user, flash, login_required, require_perm
+from kontroll.db import get_session
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@login_required
+def _only_admins() -> None:
+    require_perm(Perm.MANAGE_USERS)
+
+
+def _int(name: str, default: int | None = None) -> int:
+    raw = request.form.get(name, "").strip()
+    if not raw and default is not None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError("Ange ett heltal.", name) from None
+
+
+def _get_user(user_id: int) -> User:
+    user = get_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _get_unit(code: str) -> Unit:
+    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def _units() -> list[Unit]:
+    return list(get_session().scalars(select(Unit).order_by(Unit.code)))
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@bp.get("/anvandare")
+def users() -> str:
+    db = get_session()
+    q = request.args.get("q", "").strip()
+    query = select(User).order_by(User.full_name)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(
+            or_(func.lower(User.full_name).like(like), func.lower(User.username).like(like),
+                func.lower(User.case_system_id).like(like))
+        )
+    return render_template("admin/users.html", users=list(db.scalars(query)), q=q)
+
+
+@bp.route("/anvandare/ny", methods=["GET", "POST"])
+def user_new() -> Response | str:
+    form = request.form
+    if request.method == "POST":
+        db = get_session()
+        try:
+            user = svc.create_user(
+                db,
+                current_user(),  # type: ignore[arg-type]
+                username=form.get("username", ""),
+                full_name=form.get("full_name", ""),
+                password=form.get("password", ""),
+                email=form.get("email"),
+                case_system_id=form.get("case_system_id"),
+            )
+        except ValidationError as err:
+            db.rollback()
+            return Response(render_template("admin/user_new.html", form=form, error=err), status=422)
+        db.commit()
+        flash(f"Användaren {user.full_name} är skapad. Ge den nu en eller flera roller.", "success")
+        return redirect(url_for("admin.user_detail", user_id=user.id))
+    return render_template("admin/user_new.html", form=form, error=None)
+
+
+def _render_user(user: User, error: ValidationError | None = None, status: int = 200) -> Response:
+    html = render_template(
+        "admin/user_detail.html",
+        user=user,
+        units=_units(),
+        roles=list(Role),
+        org_wide_roles=ORG_WIDE_ROLES,
+        error=error,
+        form=request.form if error else {},
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/anvandare/<int:user_id>")
+def user_detail(user_id: int) -> Response:
+    return _render_user(_get_user(user_id))
+
+
+def _user_action(user_id: int, action, success: str) -> Response:  # type: ignore[no-untyped-def]
+    db = get_session()
+    user = _get_user(user_id)
+    try:
+        action(db, user)
+    except ValidationError as err:
+        db.rollback()
+        return _render_user(_get_user(user_id), err, 422)
+    db.commit()
+    flash(success.format(name=user.full_name), "success")
+    return redirect(url_for("admin.user_detail", user_id=user.id))
+
+
+@bp.post("/anvandare/<int:user_id>/uppgifter")
+def user_update(user_id: int) -> Response:
+    f = request.form
+    return _user_action(
+        user_id,
+        lambda db, u: svc.update_user(
+            db, current_user(), u, full_name=f.get("full_name", ""), email=f.get("email"),
+            case_system_id=f.get("case_system_id"),
+        ),
+        "Uppgifterna för {name} är sparade.",
+    )
+
+
+@bp.post("/anvandare/<int:user_id>/losenord")
+def user_password(user_id: int) -> Response:
+    return _user_action(
+        user_id,
+        lambda db, u: svc.set_password(db, current_user(), u, request.form.get("password", "")),
+        "Nytt lösenord är satt för {name}.",
+    )
+
+
+@bp.post("/anvandare/<int:user_id>/las-upp")
+def user_unlock(user_id: int) -> Response:
+    return _user_action(user_id, lambda db, u: svc.unlock_user(db, current_user(), u), "Kontot för {name} är upplåst.")
+
+
+@bp.post("/anvandare/<int:user_id>/stang-av")
+def user_deactivate(user_id: int) -> Response:
+    return _user_action(
+        user_id,
+        lambda db, u: svc.deactivate_user(db, current_user(), u),  # type: ignore[arg-type]
+        "{name} är avstängd och har loggats ut överallt.",
+    )
+
+
+@bp.post("/anvandare/<int:user_id>/aktivera")
+def user_activate(user_id: int) -> Response:
+    return _user_action(user_id, lambda db, u: svc.activate_user(db, current_user(), u), "{name} är aktiv igen.")
+
+
+@bp.post("/anvandare/<int:user_id>/roller")
+def user_add_role(user_id: int) -> Response:
+    def add(db, user: User) -> None:  # type: ignore[no-untyped-def]
+        role = svc.parse_role(request.form.get("role", ""))
+        code = request.form.get("unit", "").strip()
+        unit = None
+        if code:
+            unit = svc.get_unit_by_code(db, code)
+            if unit is None:
+                raise ValidationError(f"Enheten {code} finns inte.", "unit")
+        svc.add_role(db, current_user(), user, role, unit)  # type: ignore[arg-type]
+
+    return _user_action(user_id, add, "Rollen är tilldelad {name}.")
+
+
+@bp.post("/anvandare/<int:user_id>/roller/<int:assignment_id>/ta-bort")
+def user_remove_role(user_id: int, assignment_id: int) -> Response:
+    def remove(db, user: User) -> None:  # type: ignore[no-untyped-def]
+        assignment = db.get(RoleAssignment, assignment_id)
+        if assignment is None or assignment.user_id != user.id:
+            abort(404)
+        svc.remove_role(db, current_user(), assignment)  # type: ignore[arg-type]
+
+    return _user_action(user_id, remove, "Rollen är borttagen för {name}.")
+
+
+# --- units and teams ---------------------------------------------------------------------
+
+
+@bp.get("/enheter")
+def units() -> str:
+    return render_template("admin/units.html", units=_units(), form={}, error=None, roles=Role)
+
+
+@bp.post("/enheter")
+def unit_create() -> Response:
+    db = get_session()
+    f = request.form
+    try:
+        unit = svc.create_unit(
+            db,
+            current_user(),  # type: ignore[arg-type]
+            code=f.get("code", ""),
+            name=f.get("name", ""),
+            drawer_role=svc.parse_role(f.get("drawer_role", "sektionschef")),
+            sample_size=_int("sample_size", 2),
+        )
+    except ValidationError as err:
+        db.rollback()
+        return Response(render_template("admin/units.html", units=_units(), form=f, error=err, roles=Role), 422)
+    db.commit()
+    flash(f"Enheten {unit.code} är skapad.", "success")
+    return redirect(url_for("admin.unit_detail", code=unit.code))
+
+
+def _render_unit(unit: Unit, error: ValidationError | None = None, status: int = 200) -> Response:
+    db = get_session()
+    teams = list(db.scalars(select(Team).where(Team.unit_id == unit.id).order_by(Team.name)))
+    leads = list(
+        db.scalars(
+            select(User)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(
+                RoleAssignment.unit_id == unit.id,
+                RoleAssignment.role == Role.FORSTE_SOCIALSEKRETERARE,
+                User.is_active.is_(True),
+            )
+            .order_by(User.full_name)
+        )
+    )
+    html = render_template(
+        "admin/unit_detail.html", unit=unit, teams=teams, leads=leads, error=error,
+        form=request.form if error else {}, roles=Role,
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/enheter/<code>")
+def unit_detail(code: str) -> Response:
+    return _render_unit(_get_unit(code))
+
+
+@bp.post("/enheter/<code>")
+def unit_update(code: str) -> Response:
+    db = get_session()
+    unit = _get_unit(code)
+    f = request.form
+    try:
+        svc.update_unit(
+            db,
+            current_user(),  # type: ignore[arg-type]
+            unit,
+            name=f.get("name", ""),
+            drawer_role=svc.parse_role(f.get("drawer_role", "")),
+            sample_size=_int("sample_size"),
+            genomgang_min=_int("genomgang_min"),
+            genomgang_max=_int("genomgang_max"),
+            hemmablindhet_protection=f.get("hemmablindhet_protection") == "ja",
+        )
+    except ValidationError as err:
+        db.rollback()
+        return _render_unit(_get_unit(code), err, 422)
+    db.commit()
+    flash(f"Inställningarna för {unit.code} är sparade.", "success")
+    return redirect(url_for("admin.unit_detail", code=unit.code))
+
+
+@bp.post("/enheter/<code>/grupper")
+def team_create(code: str) -> Response:
+    db = get_session()
+    unit = _get_unit(code)
+    try:
+        svc.create_team(db, current_user(), unit, request.form.get("team_name", ""))  # type: ignore[arg-type]
+    except ValidationError as err:
+        db.rollback()
+        return _render_unit(_get_unit(code), err, 422)
+    db.commit()
+    flash("Gruppen är skapad.", "success")
+    return redirect(url_for("admin.unit_detail", code=unit.code))
+
+
+@bp.post("/enheter/<code>/grupper/<int:team_id>/ledare")
+def team_lead(code: str, team_id: int) -> Response:
+    db = get_session()
+    unit = _get_unit(code)
+    team = db.get(Team, team_id)
+    if team is None or team.unit_id != unit.id:
+        abort(404)
+    lead_id = request.form.get("lead", "").strip()
+    lead = None
+    try:
+        if lead_id:
+            lead = db.get(User, int(lead_id)) if lead_id.isdigit() else None
+            if lead is None:
+                raise ValidationError("Den valda personen finns inte.", "lead")
+        svc.set_team_lead(db, current_user(), team, lead)  # type: ignore[arg-type]
+    except ValidationError as err:
+        db.rollback()
+        return _render_unit(_get_unit(code), err, 422)
+    db.commit()
+    flash(f"Ledare för {team.name} är sparad.", "success")
+    return redirect(url_for("admin.unit_detail", code=unit.code))

@@ -1,0 +1,244 @@
+"""The ``kontroll`` command: Flask's CLI with the app factory, plus kontroll's own commands.
+
+Every command prints Swedish messages and exits 1 on refusal, 0 on success.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kontroll import create_app
+from kontroll.core import users as svc
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Unit
+from kontroll.db import get_database
+
+
+@contextmanager
+def cli_session() -> Iterator[Session]:
+    """A session for one command: commits on success, rolls back and exits 1 on refusal."""
+    database = get_database(current_app)
+    session = database.sessionmaker()
+    try:
+        yield session
+        session.commit()
+    except ValidationError as err:
+        session.rollback()
+        click.echo(err.message, err=True)
+        sys.exit(1)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def cli_actor(session: Session, username: str | None) -> Any:
+    """The acting user named with --user, or the label "cli"."""
+    if not username:
+        return "cli"
+    user = svc.get_user_by_username(session, username)
+    if user is None or not user.is_active:
+        raise ValidationError(f"Användaren ”{username}” finns inte eller är avstängd.")
+    return user
+
+
+# --- db ----------------------------------------------------------------------------------
+
+db_cli = AppGroup("db", help="Databasen: migreringar.")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Uppgradera databasen till senaste schemat."""
+    from kontroll.migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo("Databasen är uppgraderad.")
+
+
+@db_cli.command("current")
+def db_current() -> None:
+    """Visa databasens schemaversion."""
+    from kontroll.migrate import current_heads
+
+    heads = current_heads(current_app.config["DATABASE_URL"])
+    click.echo(", ".join(sorted(heads)) or "Tom databas (inget schema).")
+
+
+# --- users -------------------------------------------------------------------------------
+
+user_cli = AppGroup("user", help="Användare och roller.")
+
+
+@user_cli.command("create")
+@click.option("--username", required=True, help="Användarnamn, t.ex. anna.andersson")
+@click.option("--name", "full_name", required=True, help="Fullständigt namn")
+@click.option("--email", default=None)
+@click.option("--signature", "case_system_id", default=None, help="Signatur/användar-id i verksamhetssystemet")
+@click.option("--password", default=None, help="Lösenord (utelämna för att bli tillfrågad)")
+@click.option("--no-password", is_flag=True, help="Skapa kontot utan lösenord (t.ex. för inloggningstjänst)")
+def user_create(
+    username: str, full_name: str, email: str | None, case_system_id: str | None, password: str | None,
+    no_password: bool,
+) -> None:
+    """Skapa en användare."""
+    if password is None and not no_password:
+        password = click.prompt("Lösenord", hide_input=True, confirmation_prompt="Upprepa lösenordet")
+    with cli_session() as session:
+        user = svc.create_user(
+            session, "cli", username=username, full_name=full_name, password=password,
+            email=email, case_system_id=case_system_id,
+        )
+        click.echo(f"Användaren {user.username} ({user.full_name}) är skapad.")
+
+
+@user_cli.command("add-role")
+@click.argument("username")
+@click.argument("role")
+@click.option("--unit", "unit_code", default=None, help="Enhetens kod; utelämna för hela organisationen")
+def user_add_role(username: str, role: str, unit_code: str | None) -> None:
+    """Ge en användare en roll, t.ex. `user add-role anna sektionschef --unit IFO-FS`."""
+    with cli_session() as session:
+        user = _user(session, username)
+        unit = _unit(session, unit_code) if unit_code else None
+        svc.add_role(session, "cli", user, svc.parse_role(role), unit)
+        where = unit.code if unit else "hela organisationen"
+        click.echo(f"{user.username} har nu rollen {svc.parse_role(role).label} för {where}.")
+
+
+@user_cli.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Stäng av en användare och avsluta alla dess sessioner."""
+    with cli_session() as session:
+        user = _user(session, username)
+        ended = svc.deactivate_user(session, "cli", user)
+        click.echo(f"{user.username} är avstängd; {ended} sessioner avslutades.")
+
+
+@user_cli.command("set-password")
+@click.argument("username")
+@click.option("--password", default=None)
+def user_set_password(username: str, password: str | None) -> None:
+    """Sätt ett nytt lösenord (och lås upp kontot)."""
+    if password is None:
+        password = click.prompt("Nytt lösenord", hide_input=True, confirmation_prompt="Upprepa lösenordet")
+    with cli_session() as session:
+        user = _user(session, username)
+        svc.set_password(session, "cli", user, password)
+        click.echo(f"Nytt lösenord är satt för {user.username}.")
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """Lista användare med roller."""
+    from kontroll.core.models import User
+    from kontroll.core.permissions import role_summary
+
+    with cli_session() as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            roles = ", ".join(f"{label}{f' ({code})' if code else ''}" for label, code in role_summary(user))
+            state = "" if user.is_active else " [avstängd]"
+            click.echo(f"{user.username}\t{user.full_name}{state}\t{roles}")
+
+
+def _user(session: Session, username: str) -> Any:
+    user = svc.get_user_by_username(session, username)
+    if user is None:
+        raise ValidationError(f"Användaren ”{username}” finns inte.")
+    return user
+
+
+def _unit(session: Session, code: str) -> Unit:
+    unit = svc.get_unit_by_code(session, code)
+    if unit is None:
+        raise ValidationError(f"Enheten ”{code}” finns inte.")
+    return unit
+
+
+# --- units -------------------------------------------------------------------------------
+
+unit_cli = AppGroup("unit", help="Enheter.")
+
+
+@unit_cli.command("list")
+def unit_list() -> None:
+    """Lista enheterna."""
+    with cli_session() as session:
+        units = list(session.scalars(select(Unit).order_by(Unit.code)))
+        if not units:
+            click.echo("Inga enheter.")
+        for unit in units:
+            click.echo(
+                f"{unit.code}\t{unit.name}\tstickprov {unit.sample_size}/mån\tdras av {unit.drawer_role.label.lower()}"
+            )
+
+
+@unit_cli.command("create")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--drawer", default="sektionschef", show_default=True, help="sektionschef eller administrator")
+@click.option("--sample-size", default=2, show_default=True, type=int)
+def unit_create(code: str, name: str, drawer: str, sample_size: int) -> None:
+    """Skapa en enhet."""
+    with cli_session() as session:
+        unit = svc.create_unit(
+            session, "cli", code=code, name=name, drawer_role=svc.parse_role(drawer), sample_size=sample_size
+        )
+        click.echo(f"Enheten {unit.code} är skapad.")
+
+
+# --- demo --------------------------------------------------------------------------------
+
+demo_cli = AppGroup("demo", help="Demodata.")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Gör ingenting (och lyckas) om databasen redan har data.")
+def demo_load(if_empty: bool) -> None:
+    """Ladda en demokommun i en tom databas."""
+    from kontroll import demo
+
+    with cli_session() as session:
+        if not demo.database_is_empty(session):
+            if if_empty:
+                click.echo("Databasen har redan data; demodata laddas inte.")
+                return
+            raise ValidationError("Databasen är inte tom: demodata laddas bara i en tom databas.")
+        counts = demo.load_demo(session)
+        click.echo(
+            "Demodata laddade: "
+            + ", ".join(f"{n} {label}" for label, n in (("enheter", counts["units"]), ("användare", counts["users"]),
+                                                        ("grupper", counts["teams"])))
+            + f". Alla demoanvändare har lösenordet {demo.DEMO_PASSWORD}."
+        )
+
+
+COMMAND_GROUPS: list[Callable[..., Any]] = [db_cli, user_cli, unit_cli, demo_cli]
+
+
+def make_cli() -> FlaskGroup:
+    group = FlaskGroup(create_app=create_app, help="kontroll – internkontroll av ekonomiskt bistånd.")
+    for command in COMMAND_GROUPS:
+        group.add_command(command)  # type: ignore[arg-type]
+    return group
+
+
+def register(app: Any) -> None:
+    for command in COMMAND_GROUPS:
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    make_cli()(prog_name="kontroll")

@@ -1,0 +1,91 @@
+"""Configuration: defaults, then ``instance/config.py``, then ``KONTROLL_*`` environment variables."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from flask import Flask
+
+#: Defaults. Every key can be set in instance/config.py or as KONTROLL_<KEY> in the environment.
+DEFAULTS: dict[str, Any] = {
+    # Database URL. Empty: a SQLite file in the instance folder.
+    "DATABASE_URL": "",
+    # Required outside tests: signs nothing secret by itself, but keys derived values.
+    "SECRET_KEY": None,
+    # Session lifetimes (seconds): idle timeout and absolute lifetime.
+    "SESSION_IDLE_TIMEOUT": 30 * 60,
+    "SESSION_ABSOLUTE_TIMEOUT": 10 * 60 * 60,
+    "SESSION_COOKIE_NAME": "kontroll_session",
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # Failed logins before the account is locked, and for how long (seconds).
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_SECONDS": 15 * 60,
+    # Largest request body (bytes): case lists can be large.
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    # Time zone for dates shown to people and for scheduling.
+    "TIMEZONE": "Europe/Stockholm",
+    # Name of the organisation shown in the header.
+    "ORGANISATION_NAME": "Socialförvaltningen",
+    # SMTP for e-mail reminders; empty host: reminders only in the app.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "kontroll@localhost",
+    # Trust X-Forwarded-* from this many proxies (0: none).
+    "PROXY_COUNT": 0,
+}
+
+_INT_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
+_BOOL_KEYS = {k for k, v in DEFAULTS.items() if isinstance(v, bool)}
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the configuration cannot work."""
+
+
+def _coerce(key: str, raw: str) -> Any:
+    if key in _BOOL_KEYS:
+        return raw.strip().lower() in {"1", "true", "yes", "ja", "on"}
+    if key in _INT_KEYS:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"KONTROLL_{key} must be a whole number, got {raw!r}") from exc
+    if raw.startswith(("{", "[")):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.update(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    for name, raw in os.environ.items():
+        if name.startswith("KONTROLL_"):
+            key = name.removeprefix("KONTROLL_")
+            app.config[key] = _coerce(key, raw)
+    if test_config is not None:
+        app.config.update(test_config)
+
+    if not app.config["DATABASE_URL"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "kontroll.sqlite")
+        app.config["DATABASE_URL"] = f"sqlite:///{path}"
+
+    if not app.config.get("SECRET_KEY"):
+        if app.config.get("TESTING") or app.debug:
+            app.config["SECRET_KEY"] = "insecure-development-key"
+        else:
+            raise ConfigError(
+                "SECRET_KEY is not set. Set KONTROLL_SECRET_KEY in the environment or SECRET_KEY "
+                f"in {os.path.join(app.instance_path, 'config.py')} to a long random value, "
+                "for example the output of: python -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+    if app.config["SESSION_IDLE_TIMEOUT"] <= 0 or app.config["SESSION_ABSOLUTE_TIMEOUT"] <= 0:
+        raise ConfigError("SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT must be positive")

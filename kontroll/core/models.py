@@ -1,0 +1,206 @@
+"""Core objects: units, teams, users, role assignments, server-side sessions, audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from kontroll.db import Base, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    SEKTIONSCHEF = "sektionschef"
+    ADMINISTRATOR = "administrator"
+    FORSTE_SOCIALSEKRETERARE = "forste_socialsekreterare"
+    ENHETSCHEF = "enhetschef"
+    SOCIALSEKRETERARE = "socialsekreterare"
+    NAMND = "namnd"
+    REVISOR = "revisor"
+    SYSTEMADMINISTRATOR = "systemadministrator"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.SEKTIONSCHEF: "Sektionschef",
+    Role.ADMINISTRATOR: "Administratör",
+    Role.FORSTE_SOCIALSEKRETERARE: "1:e socialsekreterare",
+    Role.ENHETSCHEF: "Enhetschef",
+    Role.SOCIALSEKRETERARE: "Socialsekreterare",
+    Role.NAMND: "Nämndledamot",
+    Role.REVISOR: "Revisor",
+    Role.SYSTEMADMINISTRATOR: "Systemadministratör",
+}
+
+#: Roles that may be held for the whole organisation (no unit) as well as per unit.
+ORG_WIDE_ROLES = frozenset({Role.NAMND, Role.REVISOR, Role.SYSTEMADMINISTRATOR})
+
+role_enum = Enum(
+    Role,
+    name="role",
+    native_enum=False,
+    length=32,
+    values_callable=lambda e: [m.value for m in e],
+    validate_strings=True,
+)
+
+
+class Unit(Base):
+    """An enhet/sektion whose case handling is controlled."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: which role draws the monthly sample (sektionschef, or administratör in the integration unit)
+    drawer_role: Mapped[Role] = mapped_column(role_enum, default=Role.SEKTIONSCHEF)
+    sample_size: Mapped[int] = mapped_column(Integer, default=2)
+    #: hemmablindhet protection: a team's lead does not review the team's cases in stickprov
+    hemmablindhet_protection: Mapped[bool] = mapped_column(Boolean, default=True)
+    genomgang_min: Mapped[int] = mapped_column(Integer, default=4)
+    genomgang_max: Mapped[int] = mapped_column(Integer, default=6)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    teams: Mapped[list[Team]] = relationship(back_populates="unit", order_by="Team.name")
+
+    __table_args__ = (
+        CheckConstraint("sample_size >= 1 AND sample_size <= 1000", name="sample_size_range"),
+        CheckConstraint(
+            "genomgang_min >= 0 AND genomgang_max >= genomgang_min", name="genomgang_target"
+        ),
+        CheckConstraint("drawer_role IN ('sektionschef', 'administrator')", name="drawer_role"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.code}>"
+
+
+class Team(Base):
+    """A handläggargrupp, led by a 1:e socialsekreterare."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lead_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+
+    unit: Mapped[Unit] = relationship(back_populates="teams")
+    lead: Mapped[User | None] = relationship(foreign_keys=[lead_user_id])
+
+    __table_args__ = (UniqueConstraint("unit_id", "name"),)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    #: the user's signature / user id in the case system, used to link cases to handläggare
+    case_system_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_login_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    role_assignments: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class RoleAssignment(Base):
+    """A role a user holds in a unit (or, for a few roles, in the whole organisation)."""
+
+    __tablename__ = "role_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: NULL means the whole organisation (only for nämnd, revisor, systemadministratör)
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(role_enum)
+    created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="role_assignments")
+    unit: Mapped[Unit | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "unit_id", "role"),
+        CheckConstraint(
+            "unit_id IS NOT NULL OR role IN ('namnd', 'revisor', 'systemadministrator')",
+            name="org_wide_roles",
+        ),
+    )
+
+
+class UserSession(Base):
+    """A server-side login session. The cookie carries a random id; we store its SHA-256."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: flash messages waiting to be shown (JSON list)
+    flashes: Mapped[str | None] = mapped_column(Text)
+
+    user: Mapped[User | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Append-only record of who did what to which object when.
+
+    Written only through :func:`kontroll.core.audit.record`. Hash chaining is added by the
+    hardening work without changing callers.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    #: the actor as text (username, "system", "cli:<user>"), kept even if the user is renamed
+    actor_label: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    #: JSON with sorted keys
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index(None, "object_type", "object_id"),)

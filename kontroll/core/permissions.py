@@ -1,0 +1,105 @@
+"""The one place that decides what a role may do in which unit.
+
+Views, services and the CLI ask :func:`can` / :func:`require`; nothing else compares roles.
+A role assignment with no unit (allowed for nämnd, revisor and systemadministratör) counts
+for every unit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kontroll.core.models import Role, Unit, User
+
+
+class Perm(enum.StrEnum):
+    VIEW_UNIT = "view_unit"  # the unit's overview: teams and staff
+    MANAGE_USERS = "manage_users"
+    MANAGE_UNITS = "manage_units"
+    VIEW_AUDIT_LOG = "view_audit_log"
+    IMPORT_CASELIST = "import_caselist"
+    VIEW_CASELIST = "view_caselist"  # snapshots with case references
+    MANAGE_CASELIST_SETTINGS = "manage_caselist_settings"  # column mapping, API tokens
+
+
+R = Role
+PERMISSIONS: dict[Perm, frozenset[Role]] = {
+    Perm.VIEW_UNIT: frozenset(
+        {R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR,
+         R.SYSTEMADMINISTRATOR}
+    ),
+    Perm.MANAGE_USERS: frozenset({R.SYSTEMADMINISTRATOR}),
+    Perm.MANAGE_UNITS: frozenset({R.SYSTEMADMINISTRATOR}),
+    Perm.VIEW_AUDIT_LOG: frozenset({R.REVISOR}),
+    Perm.IMPORT_CASELIST: frozenset({R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE}),
+    Perm.VIEW_CASELIST: frozenset(
+        {R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}
+    ),
+    Perm.MANAGE_CASELIST_SETTINGS: frozenset({R.SEKTIONSCHEF, R.ADMINISTRATOR}),
+}
+
+
+class PermissionDenied(Exception):
+    """The acting user may not do this. Views turn it into a 403 page."""
+
+    def __init__(self, message: str = "Du har inte behörighet till det här.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def roles_in(user: User | None, unit: Unit | int | None) -> set[Role]:
+    """The roles ``user`` holds that count for ``unit`` (org-wide ones included).
+
+    With ``unit=None``: only the org-wide roles.
+    """
+    if user is None or not user.is_active:
+        return set()
+    unit_id = unit.id if isinstance(unit, Unit) else unit
+    return {
+        a.role for a in user.role_assignments if a.unit_id is None or (unit_id is not None and a.unit_id == unit_id)
+    }
+
+
+def all_roles(user: User | None) -> set[Role]:
+    if user is None or not user.is_active:
+        return set()
+    return {a.role for a in user.role_assignments}
+
+
+def can(user: User | None, perm: Perm, unit: Unit | int | None = None) -> bool:
+    return bool(roles_in(user, unit) & PERMISSIONS[perm])
+
+
+def can_anywhere(user: User | None, perm: Perm) -> bool:
+    return bool(all_roles(user) & PERMISSIONS[perm])
+
+
+def require(user: User | None, perm: Perm, unit: Unit | int | None = None) -> None:
+    if not can(user, perm, unit):
+        raise PermissionDenied()
+
+
+def units_where(session: Session, user: User | None, perm: Perm) -> list[Unit]:
+    """Every active unit in which ``user`` holds ``perm``, by code."""
+    if user is None or not user.is_active:
+        return []
+    allowed = PERMISSIONS[perm]
+    assignments = [a for a in user.role_assignments if a.role in allowed]
+    if not assignments:
+        return []
+    query = select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)
+    if not any(a.unit_id is None for a in assignments):
+        query = query.where(Unit.id.in_({a.unit_id for a in assignments}))
+    return list(session.scalars(query))
+
+
+def role_summary(user: User) -> list[tuple[str, str | None]]:
+    """(role label, unit code or None) for display, sorted."""
+    rows: Iterable[tuple[str, str | None]] = (
+        (a.role.label, a.unit.code if a.unit else None) for a in user.role_assignments
+    )
+    return sorted(rows, key=lambda r: (r[1] or "", r[0]))

@@ -1,0 +1,411 @@
+"""Request plumbing: the logged-in user, CSRF, flash messages, security headers, error pages.
+
+Everything here runs around every request. Views use :func:`login_required`,
+:func:`current_user`, :func:`flash` and :func:`require_perm`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from kontroll.core import auth
+from kontroll.core.models import ROLE_LABELS, Unit, User, UserSession
+from kontroll.core.permissions import Perm, PermissionDenied, can, can_anywhere, require, role_summary
+from kontroll.db import get_session, utcnow
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: form fields never echoed back on the stale-form page
+SECRET_FIELDS = ("csrf_token", "password", "losenord", "new_password", "token")
+LAST_SEEN_RESOLUTION = dt.timedelta(seconds=30)
+
+CSP = (
+    "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'"
+)
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def current_session() -> UserSession | None:
+    return g.get("auth_session")
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("core.login", next=_local_next(request.full_path)))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def csrf_exempt(view: F) -> F:
+    """For token-authenticated JSON endpoints that no browser form reaches."""
+    view._csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def require_perm(perm: Perm, unit: Unit | None = None) -> None:
+    require(current_user(), perm, unit)
+
+
+def _local_next(target: str | None) -> str | None:
+    """Accept only a local path as a redirect target."""
+    if not target:
+        return None
+    target = target.rstrip("?")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+# --- flash messages, kept in the server-side session ------------------------------------
+
+
+def flash(message: str, category: str = "info") -> None:
+    """Queue a message for the next page (kept in the server-side session)."""
+    row = ensure_session()
+    items = json.loads(row.flashes or "[]")
+    items.append([category, message])
+    _set_flashes(row, json.dumps(items, ensure_ascii=False))
+
+
+def pop_flashes() -> list[tuple[str, str]]:
+    row = current_session()
+    if row is None or not row.flashes:
+        return []
+    items = [tuple(x) for x in json.loads(row.flashes)]
+    _set_flashes(row, None)
+    return items  # type: ignore[return-value]
+
+
+def _set_flashes(row: UserSession, value: str | None) -> None:
+    row.flashes = value
+    g.flashes_dirty = True
+    g.flashes_value = value
+
+
+# --- session lifecycle -------------------------------------------------------------------
+
+
+def ensure_session() -> UserSession:
+    """The visitor's session, created (anonymous) if there is none yet."""
+    row = current_session()
+    if row is None:
+        # built here, stored by _after() so that it never rides on a view's transaction
+        token, row = auth.new_session_row(None)
+        g.auth_session = row
+        g.set_cookie_token = token
+        g.pending_session_insert = True
+    return row
+
+
+def start_login_session(user: User) -> None:
+    """Rotate: end the visitor's current session and start a new one for ``user``."""
+    db = get_session()
+    old = current_session()
+    if g.pop("pending_session_insert", False):
+        old = None  # never stored
+    if old is not None:
+        auth.end_session(db, old)
+    token, row = auth.create_session(db, user)
+    g.auth_session = row
+    g.user = user
+    g.set_cookie_token = token
+
+
+def end_login_session() -> None:
+    row = current_session()
+    if row is not None and not g.pop("pending_session_insert", False):
+        auth.end_session(get_session(), row)
+    g.auth_session = None
+    g.user = None
+    g.clear_cookie = True
+
+
+def csrf_token() -> str:
+    return ensure_session().csrf_token
+
+
+def _load_visitor() -> None:
+    g.user = None
+    g.auth_session = None
+    if request.endpoint == "static":
+        return
+    token = request.cookies.get(current_app.config["SESSION_COOKIE_NAME"])
+    if not token:
+        return
+    db = get_session()
+    now = utcnow()
+    lookup = auth.load_session(
+        db,
+        token,
+        idle_seconds=current_app.config["SESSION_IDLE_TIMEOUT"],
+        absolute_seconds=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+        now=now,
+    )
+    if lookup.row is None:
+        g.clear_cookie = True
+        g.session_expired = lookup.expired
+        db.commit()
+        return
+    row = lookup.row
+    if now - row.last_seen_dt > LAST_SEEN_RESOLUTION:
+        row.last_seen_dt = now
+        db.commit()
+    g.auth_session = row
+    g.user = row.user
+
+
+def _check_csrf() -> Response | None:
+    if request.method in SAFE_METHODS or request.endpoint in (None, "static"):
+        return None
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "_csrf_exempt", False):
+        return None
+    sent = request.form.get("csrf_token", "")
+    row = current_session()
+    if row is not None and sent and hmac.compare_digest(sent, row.csrf_token):
+        return None
+    return stale_form_response()
+
+
+def _kept_fields() -> list[tuple[str, str]]:
+    return [
+        (k, v)
+        for k, v in request.form.items(multi=True)
+        if not any(s in k.lower() for s in SECRET_FIELDS)
+    ]
+
+
+def stale_form_response() -> Response:
+    """The Swedish page for a stale or missing CSRF token, keeping what the user typed."""
+    ensure_session()
+    kept = _kept_fields()
+    html = render_template(
+        "errors/stale_form.html",
+        kept=kept,
+        resume_url=_local_next(request.full_path) or "/",
+        resume_data=json.dumps(kept, ensure_ascii=False),
+        logged_in=current_user() is not None,
+        expired=g.get("session_expired", False),
+    )
+    return Response(html, status=400)
+
+
+def _after(response: Response) -> Response:
+    _store_session_state()
+    cfg = current_app.config
+    token = g.get("set_cookie_token")
+    if token:
+        response.set_cookie(
+            cfg["SESSION_COOKIE_NAME"],
+            token,
+            max_age=cfg["SESSION_ABSOLUTE_TIMEOUT"],
+            secure=cfg["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite=cfg["SESSION_COOKIE_SAMESITE"],
+            path="/",
+        )
+    elif g.get("clear_cookie"):
+        response.delete_cookie(
+            cfg["SESSION_COOKIE_NAME"],
+            path="/",
+            secure=cfg["SESSION_COOKIE_SECURE"],
+            httponly=True,
+            samesite=cfg["SESSION_COOKIE_SAMESITE"],
+        )
+    _security_headers(response)
+    return response
+
+
+def _store_session_state() -> None:
+    """Persist a new anonymous session or changed flash messages.
+
+    Views commit what they mean to keep; anything else still pending in the request's
+    transaction is rolled back here first, so a refused form never half-lands.
+    """
+    insert = g.pop("pending_session_insert", False)
+    dirty = g.pop("flashes_dirty", False)
+    if not insert and not dirty:
+        return
+    row = current_session()
+    if row is None:
+        return
+    flashes = g.get("flashes_value", row.flashes) if dirty else row.flashes
+    db = get_session()
+    db.rollback()
+    if insert:
+        row.flashes = flashes
+        db.add(row)
+    else:
+        db.execute(update(UserSession).where(UserSession.id == row.id).values(flashes=flashes))
+    db.commit()
+
+
+def _security_headers(response: Response) -> None:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request.endpoint != "static":
+        # pages may carry case references: never keep them in a cache
+        h["Cache-Control"] = "no-store"
+        h.setdefault("Pragma", "no-cache")
+
+
+# --- error pages -------------------------------------------------------------------------
+
+ERROR_TEXTS: dict[int, tuple[str, str]] = {
+    400: ("Felaktig begäran", "Begäran kunde inte tolkas. Gå tillbaka och försök igen."),
+    403: ("Ingen behörighet", "Du har inte behörighet till den här sidan eller åtgärden."),
+    404: ("Sidan finns inte", "Sidan du söker finns inte, eller så har du inte behörighet att se den."),
+    405: ("Otillåten metod", "Den här adressen kan inte användas på det sättet."),
+    413: (
+        "Filen är för stor",
+        "Det du skickade är större än vad kontroll tar emot. Dela upp filen eller kontakta systemadministratören.",
+    ),
+    429: ("För många försök", "Vänta en stund och försök igen."),
+    500: (
+        "Något gick fel",
+        "Ett oväntat fel inträffade. Ingenting av det du gjorde i det här steget har sparats. "
+        "Försök igen, och kontakta systemadministratören om felet kvarstår.",
+    ),
+    503: (
+        "Tjänsten är inte tillgänglig just nu",
+        "Databasen svarar inte för tillfället. Ingenting av det du gjorde i det här steget har sparats. "
+        "Försök igen om en liten stund.",
+    ),
+}
+
+
+def error_page(code: int, message: str | None = None) -> Response:
+    title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
+    html = render_template("errors/error.html", code=code, title=title, text=message or text)
+    return Response(html, status=code)
+
+
+def _handle_http(exc: HTTPException) -> Response:
+    if exc.code is None or exc.code < 400:
+        return exc  # type: ignore[return-value]
+    if request.path.startswith("/api/"):
+        title, text = ERROR_TEXTS.get(exc.code, (exc.name, exc.description))
+        return Response(json.dumps({"fel": text}, ensure_ascii=False), status=exc.code, mimetype="application/json")
+    return error_page(exc.code)
+
+
+def _handle_denied(exc: PermissionDenied) -> Response:
+    return error_page(403, exc.message)
+
+
+def _handle_db_down(exc: OperationalError) -> Response:
+    log.error("database unavailable: %s", exc)
+    _discard_db_session()
+    return error_page(503)
+
+
+def _handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    _discard_db_session()
+    return error_page(500)
+
+
+def _discard_db_session() -> None:
+    session = g.pop("_db_session", None)
+    if session is not None:
+        try:
+            session.rollback()
+            session.close()
+        except Exception:  # pragma: no cover - the connection is gone
+            session.invalidate()
+    g.pop("flashes_dirty", None)
+    g.pop("pending_session_insert", None)
+
+
+# --- template helpers --------------------------------------------------------------------
+
+
+def _local_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(_local_tz()).strftime(fmt)
+
+
+def format_date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(_local_tz()).date()
+    return value.isoformat()
+
+
+def format_number(value: int | float | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int):
+        return f"{value:,}".replace(",", "\u00a0")
+    return f"{value:,.1f}".replace(",", "\u00a0").replace(".", ",")
+
+
+def url_with(**changes: Any) -> str:
+    """The current URL with some query arguments replaced (None removes one)."""
+    args = request.args.to_dict()
+    for k, v in changes.items():
+        if v is None:
+            args.pop(k, None)
+        else:
+            args[k] = v
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_visitor)
+    app.before_request(_check_csrf)
+    app.after_request(_after)
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(PermissionDenied, _handle_denied)
+    app.register_error_handler(OperationalError, _handle_db_down)
+    app.register_error_handler(Exception, _handle_unexpected)
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token,
+        current_user=current_user,
+        can=lambda perm, unit=None: can(current_user(), perm, unit),
+        can_anywhere=lambda perm: can_anywhere(current_user(), perm),
+        Perm=Perm,
+        ROLE_LABELS=ROLE_LABELS,
+        pop_flashes=pop_flashes,
+        url_with=url_with,
+        user_roles=role_summary,
+    )
+    app.jinja_env.filters.update(
+        datetime=format_datetime, date=format_date, number=format_number
+    )

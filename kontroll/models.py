@@ -1,0 +1,3 @@
+"""Imports every model module, so that ``Base.metadata`` holds the whole schema."""
+
+from kontroll.core.models import AuditEntry, Role, RoleAssignment, Team, Unit, User, UserSession  # noqa: F401
