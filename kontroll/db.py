@@ -93,6 +93,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get("kontroll_autocommit"):
+                return  # each statement is its own transaction (see Database.observer_session)
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
@@ -107,6 +109,17 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def observer_session(self) -> Session:
+        """A session that never holds a lock and always sees the latest commits.
+
+        On SQLite each statement runs in its own transaction (no ``BEGIN``); use it to look
+        at the database from outside the request cycle (tests, read-only tools), never for
+        changes that must be atomic. On PostgreSQL it is an ordinary session.
+        """
+        if self.dialect == "sqlite":
+            return Session(bind=self.engine.execution_options(kontroll_autocommit=True), expire_on_commit=False)
+        return self.sessionmaker()
 
     @property
     def dialect(self) -> str:

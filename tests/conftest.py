@@ -133,8 +133,9 @@ def runner(app: Flask) -> Any:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
-    """A session outside any request, for arranging and asserting."""
-    session = get_database(app).sessionmaker()
+    """A session outside any request, for arranging and asserting. It holds no lock on
+    SQLite; call ``db.expire_all()`` before re-reading objects the app has changed."""
+    session = get_database(app).observer_session()
     yield session
     session.rollback()
     session.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import check_page, login_as
 
@@ -24,10 +25,66 @@ def test_each_role_logs_in_sees_its_start_page_and_logs_out(page, username):
     page.wait_for_url("**/logga-in**")
     check_page(page, "login")
     login_as(page, username)
-    assert page.get_by_role("heading", name=ROLES[username]).is_visible()
+    expect(page.get_by_role("heading", name=ROLES[username])).to_be_visible()
     check_page(page, f"start-{username}")
     page.get_by_role("button", name="Logga ut").click()
     page.wait_for_url("**/logga-in**")
-    assert page.get_by_text("Du är utloggad.").is_visible()
+    expect(page.get_by_text("Du är utloggad.")).to_be_visible()
     page.goto("/")
     page.wait_for_url("**/logga-in**")
+
+
+def test_admin_pages_and_a_refused_form(page):
+    login_as(page, "sysadmin")
+    page.get_by_role("link", name="Användare", exact=True).click()
+    check_page(page, "admin-users")
+    page.get_by_role("link", name="Ny användare").click()
+    check_page(page, "admin-user-new")
+    page.get_by_label("Användarnamn").fill("Fel Namn!")
+    page.get_by_label("Namn (obligatoriskt)", exact=True).fill("Greta Gren")
+    page.get_by_role("button", name="Skapa användare").click()
+    expect(page.get_by_role("alert").get_by_text("Användarnamnet ska vara")).to_be_visible()
+    assert page.get_by_label("Namn (obligatoriskt)", exact=True).input_value() == "Greta Gren"
+    check_page(page, "admin-user-new-error")
+    page.get_by_label("Användarnamn").fill("greta.gren")
+    page.get_by_role("button", name="Skapa användare").click()
+    expect(page.get_by_text("Användaren Greta Gren är skapad")).to_be_visible()
+    page.get_by_label("Roll", exact=True).select_option("forste_socialsekreterare")
+    page.get_by_label("Enhet", exact=True).select_option("IFO-FS")
+    page.get_by_role("button", name="Lägg till roll").click()
+    expect(page.get_by_text("Rollen är tilldelad Greta Gren.")).to_be_visible()
+    check_page(page, "admin-user-detail")
+    page.get_by_role("link", name="Enheter", exact=True).click()
+    check_page(page, "admin-units")
+    page.get_by_role("link", name="IFO-FS").first.click()
+    check_page(page, "admin-unit-detail")
+
+
+def test_unit_overview_and_audit_log(page):
+    login_as(page, "revisor")
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="IFO-FS").click()
+    expect(page.get_by_role("heading", name="Handläggargrupper")).to_be_visible()
+    check_page(page, "unit-overview")
+    page.get_by_role("link", name="Händelselogg").click()
+    page.get_by_label("Händelse").select_option("login.success")
+    page.get_by_role("button", name="Filtrera").click()
+    expect(page.get_by_role("cell", name="Inloggning", exact=True).first).to_be_visible()
+    check_page(page, "audit-log")
+
+
+def test_narrow_screen_and_keyboard(browser, live_server):
+    context = browser.new_context(base_url=live_server, viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.console_errors = []
+    try:
+        login_as(page, "sektionschef")
+        page.goto("/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Hoppa till innehållet"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "innehall"
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"horizontal scrolling on a narrow screen ({width}px)"
+        check_page(page, "start-narrow")
+    finally:
+        context.close()

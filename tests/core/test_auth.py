@@ -1,0 +1,256 @@
+"""Login, logout, session expiry and rotation, account lock, CSRF: each asserts the outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from sqlalchemy import func, select
+
+from kontroll.core import auth
+from kontroll.core import users as svc
+from kontroll.core.models import AuditEntry, User, UserSession
+from kontroll.db import get_database
+from tests.conftest import PASSWORD, csrf_from, login, post_form
+
+COOKIE = "kontroll_session"
+
+
+def _cookie(client):
+    cookie = client.get_cookie(COOKIE)
+    return cookie.value if cookie else None
+
+
+def _actions(db, username=None):
+    query = select(AuditEntry.action).order_by(AuditEntry.id)
+    if username:
+        query = query.where(AuditEntry.actor_label == username)
+    return list(db.scalars(query))
+
+
+def test_login_sets_a_hardened_cookie_and_records_the_login(client, world, db):
+    response = login(client, "sektionschef")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    header = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(COOKIE)][0]
+    assert "Secure" in header and "HttpOnly" in header and "SameSite=Lax" in header
+    token = _cookie(client)
+    assert token and len(token) >= 43  # 256 bits, url-safe base64
+    row = db.scalar(select(UserSession).where(UserSession.token_hash == auth.token_hash(token)))
+    assert row is not None and row.user_id == world["sektionschef"].id
+    # the database keeps only a hash of the cookie's token
+    assert db.scalar(select(func.count()).select_from(UserSession).where(UserSession.token_hash == token)) == 0
+    assert "login.success" in _actions(db, "sektionschef")
+    page = client.get("/").get_data(as_text=True)
+    assert "Hej Sektionschef" in page
+
+
+def test_session_id_rotates_at_login(client, world, db):
+    client.get("/logga-in")
+    before = _cookie(client)
+    assert before is not None  # the login form's anonymous session
+    login(client, "forste")
+    after = _cookie(client)
+    assert after and after != before
+    assert db.scalar(select(UserSession).where(UserSession.token_hash == auth.token_hash(before))) is None
+    # a fixated pre-login id gives no access
+    other = client.application.test_client()
+    other.set_cookie(COOKIE, before)
+    assert other.get("/").status_code == 302
+
+
+def test_wrong_password_is_refused_in_swedish_and_counted(client, world, db):
+    response = login(client, "forste", "fel-losenord")
+    assert response.status_code == 401
+    assert "Fel användarnamn eller lösenord." in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(User, world["forste"].id).failed_login_count == 1
+    assert client.get("/").status_code == 302
+    assert _actions(db, "forste")[-1] == "login.failure"
+
+
+def test_unknown_user_gets_the_same_message_and_is_audited(client, world, db):
+    response = login(client, "finns.inte")
+    assert "Fel användarnamn eller lösenord." in response.get_data(as_text=True)
+    entry = db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry.action == "login.failure" and "unknown_user" in entry.details
+
+
+def test_account_locks_after_repeated_failures_and_opens_again(client, world, db, app):
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    for _ in range(limit):
+        login(client, "forste", "fel-losenord")
+    response = login(client, "forste")  # the right password no longer helps
+    assert response.status_code == 401
+    assert "tillfälligt spärrat" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+    assert "login.locked" in _actions(db, "forste")
+    # the lock runs out
+    db.expire_all()
+    user = db.get(User, world["forste"].id)
+    user.locked_until_dt = auth.utcnow() - dt.timedelta(seconds=1)
+    db.commit()
+    assert login(client, "forste").status_code == 302
+    db.expire_all()
+    assert db.get(User, world["forste"].id).failed_login_count == 0
+
+
+def test_concurrent_failures_all_count(app, world):
+    """Failed logins at the same moment from several workers are all counted (atomic update)."""
+    database = get_database(app)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def attempt() -> None:
+        try:
+            barrier.wait()
+            with database.session_scope() as session:
+                auth.authenticate(session, "forste", "fel", max_failures=100, lock_seconds=60)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with database.session_scope() as session:
+        assert session.get(User, world["forste"].id).failed_login_count == 4
+
+
+def test_logout_ends_the_session_on_the_server(client, world, db):
+    login(client, "sektionschef")
+    token = _cookie(client)
+    response = post_form(client, "/logga-ut", {})
+    assert response.status_code == 302
+    assert db.scalar(select(UserSession).where(UserSession.token_hash == auth.token_hash(token))) is None
+    # a copy of the old cookie is worthless
+    thief = client.application.test_client()
+    thief.set_cookie(COOKIE, token)
+    assert thief.get("/").status_code == 302
+    assert "logout" in _actions(db, "sektionschef")
+
+
+def test_logout_is_not_possible_with_get(client, world):
+    login(client, "sektionschef")
+    assert client.get("/logga-ut").status_code == 405
+    assert client.get("/").status_code == 200
+
+
+def _age_session(db, token, **delta):
+    row = db.scalar(select(UserSession).where(UserSession.token_hash == auth.token_hash(token)))
+    if "idle" in delta:
+        row.last_seen_dt = auth.utcnow() - delta["idle"]
+    if "age" in delta:
+        row.created_dt = auth.utcnow() - delta["age"]
+    db.commit()
+
+
+def test_idle_session_expires(client, world, db, app):
+    login(client, "sektionschef")
+    token = _cookie(client)
+    _age_session(db, token, idle=dt.timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"] + 5))
+    response = client.get("/")
+    assert response.status_code == 302 and "/logga-in" in response.headers["Location"]
+    assert db.scalar(select(UserSession).where(UserSession.token_hash == auth.token_hash(token))) is None
+    assert "session.expired" in _actions(db, "sektionschef")
+
+
+def test_session_expires_after_absolute_lifetime_even_when_active(client, world, db, app):
+    login(client, "sektionschef")
+    token = _cookie(client)
+    _age_session(db, token, age=dt.timedelta(seconds=app.config["SESSION_ABSOLUTE_TIMEOUT"] + 5))
+    assert client.get("/").status_code == 302
+
+
+def test_activity_keeps_the_session_alive(client, world, db, app):
+    login(client, "sektionschef")
+    token = _cookie(client)
+    _age_session(db, token, idle=dt.timedelta(seconds=app.config["SESSION_IDLE_TIMEOUT"] - 60))
+    assert client.get("/").status_code == 200
+    _age_session(db, token, idle=dt.timedelta(seconds=120))  # the previous request renewed it
+    assert client.get("/").status_code == 200
+
+
+def test_deactivating_a_user_ends_their_sessions(client, world, db, app):
+    login(client, "forste")
+    assert client.get("/").status_code == 200
+    with get_database(app).session_scope() as session:
+        user = session.get(User, world["forste"].id)
+        assert svc.deactivate_user(session, "test", user) == 1
+    assert client.get("/").status_code == 302
+    response = login(client, "forste")
+    assert "avstängt" in response.get_data(as_text=True)
+
+
+def test_stale_csrf_token_keeps_what_the_user_typed_and_changes_nothing(client, world, db):
+    login(client, "sysadmin")
+    users_before = db.scalar(select(func.count()).select_from(User))
+    response = client.post(
+        "/admin/anvandare/ny",
+        data={"csrf_token": "gammal", "username": "ny.person", "full_name": "Ny Persson",
+              "password": "hemligt-losenord-123"},
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Formuläret kunde inte skickas" in html
+    assert 'value="Ny Persson"' in html and 'value="ny.person"' in html
+    assert "hemligt-losenord-123" not in html  # passwords are never echoed
+    assert db.scalar(select(func.count()).select_from(User)) == users_before
+    # sending again with the fresh token from that page works
+    response = client.post(
+        "/admin/anvandare/ny",
+        data={"csrf_token": csrf_from(html), "username": "ny.person", "full_name": "Ny Persson"},
+    )
+    assert response.status_code == 302
+    assert db.scalar(select(func.count()).select_from(User)) == users_before + 1
+
+
+def test_missing_csrf_token_is_refused(client, world, db):
+    login(client, "sektionschef")
+    response = client.post("/logga-ut", data={})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 200  # still logged in
+
+
+def test_expired_session_during_a_form_keeps_the_input_through_a_new_login(client, world, db, app):
+    login(client, "sysadmin")
+    token = _cookie(client)
+    csrf = csrf_from(client.get("/admin/anvandare/ny").get_data(as_text=True))
+    _age_session(db, token, idle=dt.timedelta(hours=1))
+    response = client.post(
+        "/admin/anvandare/ny", data={"csrf_token": csrf, "username": "sen.person", "full_name": "Sen Person"}
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "session har gått ut" in html and "Logga in och fortsätt" in html
+    assert "Sen Person" in html
+    fresh = csrf_from(html)
+    resume_data = html.split('name="resume_data" value="')[1].split('"')[0]
+    import html as html_lib
+
+    response = client.post(
+        "/logga-in",
+        data={"csrf_token": fresh, "username": "sysadmin", "password": PASSWORD,
+              "resume_url": "/admin/anvandare/ny", "resume_data": html_lib.unescape(resume_data)},
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Skicka igen" in page and 'value="Sen Person"' in page
+    assert db.scalar(select(func.count()).select_from(User).where(User.username == "sen.person")) == 0
+    response = client.post(
+        "/admin/anvandare/ny",
+        data={"csrf_token": csrf_from(page), "username": "sen.person", "full_name": "Sen Person"},
+    )
+    assert response.status_code == 302
+    assert db.scalar(select(func.count()).select_from(User).where(User.username == "sen.person")) == 1
+
+
+def test_login_redirects_only_to_local_paths(client, world):
+    page = client.get("/logga-in?next=https://evil.example/").get_data(as_text=True)
+    token = csrf_from(page)
+    response = client.post(
+        "/logga-in",
+        data={"csrf_token": token, "username": "revisor", "password": PASSWORD, "next": "//evil.example/x"},
+    )
+    assert response.headers["Location"] == "/"
