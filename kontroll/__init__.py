@@ -30,10 +30,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     from kontroll.admin.views import bp as admin_bp
+    from kontroll.cases.views import api as cases_api
+    from kontroll.cases.views import bp as cases_bp
     from kontroll.core.views import bp as core_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(cases_api)
 
     from kontroll import cli
 

@@ -220,23 +220,26 @@ def demo_load(if_empty: bool) -> None:
         click.echo(
             "Demodata laddade: "
             + ", ".join(f"{n} {label}" for label, n in (("enheter", counts["units"]), ("användare", counts["users"]),
-                                                        ("grupper", counts["teams"])))
+                                                        ("grupper", counts["teams"]), ("ärenden", counts["cases"])))
             + f". Alla demoanvändare har lösenordet {demo.DEMO_PASSWORD}."
         )
 
 
-COMMAND_GROUPS: list[Callable[..., Any]] = [db_cli, user_cli, unit_cli, demo_cli]
+def _command_groups() -> list[Callable[..., Any]]:
+    from kontroll.cases.cli import caselist_cli
+
+    return [db_cli, user_cli, unit_cli, demo_cli, caselist_cli]
 
 
 def make_cli() -> FlaskGroup:
     group = FlaskGroup(create_app=create_app, help="kontroll – internkontroll av ekonomiskt bistånd.")
-    for command in COMMAND_GROUPS:
+    for command in _command_groups():
         group.add_command(command)  # type: ignore[arg-type]
     return group
 
 
 def register(app: Any) -> None:
-    for command in COMMAND_GROUPS:
+    for command in _command_groups():
         app.cli.add_command(command)
 
 

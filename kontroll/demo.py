@@ -6,6 +6,8 @@ is loaded only into an empty database.
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 from kontroll.core import audit
 from kontroll.core import users as svc
 from kontroll.core.models import Role, Unit, User
+from kontroll.db import utcnow
 
 DEMO_PASSWORD = "kontroll-demo"
 ACTOR = "demo"
@@ -109,7 +112,73 @@ def load_demo(session: Session) -> dict[str, int]:
             svc.add_role(session, ACTOR, user, role, units[code] if code else None)
     for team_name, (lead, _members) in DEMO_TEAMS.items():
         svc.create_team(session, ACTOR, units["IFO-FS"], team_name, users[lead])
-    audit.record(session, ACTOR, "demo.load", details={"users": len(users), "units": len(units)})
+    cases = load_demo_cases(session, units, users)
+    audit.record(session, ACTOR, "demo.load", details={"users": len(users), "units": len(units), "cases": cases})
     session.flush()
-    return {"units": len(units), "users": len(users), "teams": len(DEMO_TEAMS)}
+    return {"units": len(units), "users": len(users), "teams": len(DEMO_TEAMS), "cases": cases}
+
+
+HUSHALL = ("Ensamstående utan barn", "Ensamstående med barn", "Sammanboende utan barn",
+           "Sammanboende med barn", "Övriga")
+
+
+def demo_case_list_csv(unit_code: str, month: int, rng_seed: int = 2026) -> bytes:
+    """A case-system export as Swedish Excel writes it: `;`, decimal comma, UTF-8 with BOM,
+    with a personnummer and a client-name column that kontroll must drop unread.
+    ``month`` 0 is last month's list, 1 this month's: some cases end, some start, a few move."""
+    rng = random.Random(f"{unit_code}-{rng_seed}")
+    if unit_code == "IFO-FS":
+        staff = [(sig, team) for team, (_lead, sigs) in DEMO_TEAMS.items() for sig in sigs]
+        size, prefix = 240, "EB"
+    else:
+        staff = [(sig, None) for sig in ("CELI", "GOOL", "INMO", "NINY", "PAOL", "ZEEK")]
+        size, prefix = 180, "INT"
+    names = {du.case_system_id: du.full_name for du in DEMO_USERS if du.case_system_id}
+    population = []
+    today = dt.date.today()
+    for i in range(size + 30):
+        sig, team = rng.choice(staff)
+        akt = today - dt.timedelta(days=rng.randint(40, 2500))
+        # unique by construction: each i owns its own range of numbers
+        number = 1000 + i * 31 + rng.randint(0, 30)
+        population.append((f"{prefix}-{akt.year}-{number:05d}", sig, team, akt))
+    # last month: the first `size`; this month: 12 ended, 18 new, 6 moved to another handläggare
+    if month == 0:
+        rows = population[:size]
+    else:
+        rows = population[12:size + 18]
+        for k in range(6):
+            ref, _sig, team, akt = rows[k * 20]
+            new_sig, new_team = staff[(k * 5) % len(staff)]
+            rows[k * 20] = (ref, new_sig, new_team, akt)
+    header = ["Ärendenummer", "Personnummer", "Namn", "Handläggare", "Handläggarsignatur", "Grupp",
+              "Aktualiseringsdatum", "Senaste beslut", "Hushållstyp", "Beviljat belopp (kr)"]
+    lines = [";".join(header)]
+    for n, (ref, sig, team, akt) in enumerate(rows):
+        amount = f"{rng.randint(3000, 32000):,}".replace(",", "\u00a0") + f",{rng.randint(0, 99):02d}"
+        decided = min(akt + dt.timedelta(days=rng.randint(10, 600)), today - dt.timedelta(days=1))
+        lines.append(";".join([
+            ref, f"19121212-{1000 + n}", f"Klient {n + 1}", names[sig], sig, team or "",
+            akt.isoformat(), decided.isoformat(), rng.choice(HUSHALL), amount,
+        ]))
+    return ("\ufeff" + "\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def load_demo_cases(session: Session, units: dict[str, Unit], users: dict[str, User]) -> int:
+    """Import demo case lists: last month's and this month's for IFO-FS, this month's for INT."""
+    from kontroll.cases import services as cases
+
+    now = utcnow()
+    last_month = now - dt.timedelta(days=31)
+    total = 0
+    for code, importer, months in (("IFO-FS", "forste1", (0, 1)), ("INT", "administrator", (1,))):
+        for month in months:
+            snapshot = cases.import_file(
+                session, users[importer], units[code], demo_case_list_csv(code, month),
+                f"arendelista-{code.lower()}-{'forra' if month == 0 else 'denna'}-manad.csv",
+                source="cli", now=last_month if month == 0 else now,
+            )
+            if month == 1:
+                total += snapshot.row_count
+    return total
 

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
 
-from kontroll.core import auth
+from kontroll.core import auth, hooks
 from kontroll.core.audit import ACTION_LABELS
 from kontroll.core.models import AuditEntry, Role, RoleAssignment, Team, Unit, User
 from kontroll.core.permissions import Perm, all_roles, units_where
@@ -137,7 +137,12 @@ def unit_overview(code: str) -> str:
     by_user: dict[int, tuple[User, list[Role]]] = {}
     for member, role in members:
         by_user.setdefault(member.id, (member, []))[1].append(role)
-    return render_template("core/unit.html", unit=unit, teams=teams, members=list(by_user.values()))
+    user = current_user()
+    assert user is not None
+    sections = [s for s in (provider(db, user, unit) for provider in hooks.unit_sections) if s is not None]
+    return render_template(
+        "core/unit.html", unit=unit, teams=teams, members=list(by_user.values()), sections=sections
+    )
 
 
 PAGE_SIZE = 50

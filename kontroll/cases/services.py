@@ -1,0 +1,513 @@
+"""Case-list import: validate, preview with the diff against the previous snapshot, store.
+
+The web upload, the CLI and the JSON API all go through :func:`prepare_import` and
+:func:`store_snapshot`, so they validate alike. Nothing is stored until the data is valid;
+a refused import leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import unicodedata
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from kontroll.cases.models import (
+    CaseListApiToken,
+    CaseListSettings,
+    CaseListSnapshot,
+    PendingImport,
+    SnapshotCase,
+)
+from kontroll.cases.parsing import (
+    FIELDS,
+    CaseListError,
+    CaseRow,
+    ParsedCaseList,
+    parse_case_list,
+    snapshot_sha256,
+)
+from kontroll.core import audit
+from kontroll.core.auth import token_hash
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Role, RoleAssignment, Unit, User
+from kontroll.core.permissions import Perm, PermissionDenied, can
+from kontroll.db import utcnow
+
+CANONICAL_VERSION = "kontroll-arendelista-v1"
+PENDING_LIFETIME = dt.timedelta(hours=1)
+PREVIEW_ROWS = 10
+#: rows per INSERT batch
+BATCH = 5000
+
+
+# --- linking handläggare to users -------------------------------------------------------
+
+
+@dataclass
+class Linker:
+    """Links a case's handläggare to a kontroll user: by signature (the user's case-system
+    id, exact after trimming, case-insensitive), else by exact full name (reported as such).
+    Only users with a role in the unit count, so a namesake elsewhere is never linked."""
+
+    by_signature: dict[str, int]
+    by_name: dict[str, int | None]
+
+    @classmethod
+    def for_unit(cls, session: Session, unit: Unit) -> Linker:
+        rows = session.execute(
+            select(User.id, User.case_system_id, User.full_name)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(RoleAssignment.unit_id == unit.id)
+            .distinct()
+        ).all()
+        by_signature = {sig.strip().casefold(): uid for uid, sig, _ in rows if sig}
+        by_name: dict[str, int | None] = {}
+        for uid, _, name in rows:
+            key = _name_key(name)
+            # two users with the same name: no link by name (ambiguous)
+            by_name[key] = None if key in by_name and by_name[key] != uid else uid
+        return cls(by_signature, by_name)
+
+    def link(self, row: CaseRow) -> tuple[int | None, str | None]:
+        if row.handlaggare_signatur:
+            uid = self.by_signature.get(row.handlaggare_signatur.strip().casefold())
+            if uid is not None:
+                return uid, "signatur"
+        if row.handlaggare_namn:
+            uid = self.by_name.get(_name_key(row.handlaggare_namn))
+            if uid is not None:
+                return uid, "namn"
+        return None, None
+
+
+def _name_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+
+
+# --- preview ------------------------------------------------------------------------------
+
+
+@dataclass
+class Diff:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    #: (case_ref, previous handläggare, new handläggare)
+    moved: list[tuple[str, str, str]] = field(default_factory=list)
+    previous: CaseListSnapshot | None = None
+
+    @property
+    def is_first(self) -> bool:
+        return self.previous is None
+
+
+@dataclass
+class ImportPreview:
+    unit: Unit
+    parsed: ParsedCaseList
+    filename: str
+    sha256: str
+    diff: Diff
+    per_handlaggare: list[tuple[str, int, str | None]]  # label, count, link method
+    per_team: list[tuple[str, int]]
+    unlinked_handlaggare: list[str]
+    linked_by_name: list[str]
+
+    @property
+    def row_count(self) -> int:
+        return len(self.parsed.rows)
+
+    @property
+    def first_rows(self) -> list[CaseRow]:
+        return self.parsed.rows[:PREVIEW_ROWS]
+
+
+def safe_filename(name: str | None) -> str:
+    """The base name of an uploaded file, for the record only (never used as a path)."""
+    name = (name or "").replace("\\", "/")
+    name = os.path.basename(name)
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name.strip()[:255] or "namnlös fil"
+
+
+def _handlaggare_label(row: CaseRow | SnapshotCase) -> str:
+    if row.handlaggare_namn and row.handlaggare_signatur:
+        return f"{row.handlaggare_namn} ({row.handlaggare_signatur})"
+    return row.handlaggare_namn or row.handlaggare_signatur or "(ingen handläggare)"
+
+
+def latest_snapshot(session: Session, unit: Unit) -> CaseListSnapshot | None:
+    return session.scalar(
+        select(CaseListSnapshot)
+        .where(CaseListSnapshot.unit_id == unit.id)
+        .order_by(CaseListSnapshot.imported_dt.desc(), CaseListSnapshot.id.desc())
+        .limit(1)
+    )
+
+
+def diff_against(session: Session, previous: CaseListSnapshot | None, rows: list[CaseRow]) -> Diff:
+    diff = Diff(previous=previous)
+    if previous is None:
+        return diff
+    old = {
+        ref: (namn, sig)
+        for ref, namn, sig in session.execute(
+            select(SnapshotCase.case_ref, SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur).where(
+                SnapshotCase.snapshot_id == previous.id
+            )
+        )
+    }
+    new_refs = set()
+    for row in rows:
+        new_refs.add(row.case_ref)
+        before = old.get(row.case_ref)
+        if before is None:
+            diff.added.append(row.case_ref)
+            continue
+        old_namn, old_sig = before
+        if _who(old_namn, old_sig) != _who(row.handlaggare_namn, row.handlaggare_signatur):
+            old_label = f"{old_namn} ({old_sig})" if old_namn and old_sig else (old_namn or old_sig or "–")
+            diff.moved.append((row.case_ref, old_label, _handlaggare_label(row)))
+    diff.removed = sorted(ref for ref in old if ref not in new_refs)
+    diff.added.sort()
+    diff.moved.sort()
+    return diff
+
+
+def _who(namn: str | None, sig: str | None) -> str:
+    """Identity of a handläggare for the diff: the signature when there is one."""
+    if sig:
+        return "s:" + sig.strip().casefold()
+    return "n:" + _name_key(namn or "")
+
+
+def saved_mapping(session: Session, unit: Unit) -> dict[str, str]:
+    settings = session.get(CaseListSettings, unit.id)
+    return json.loads(settings.column_mapping) if settings else {}
+
+
+def prepare_import(
+    session: Session,
+    unit: Unit,
+    data: bytes,
+    filename: str | None,
+    overrides: dict[str, str] | None = None,
+) -> ImportPreview:
+    """Parse and validate a case list and compute what importing it would change.
+
+    Raises :class:`CaseListError` (Swedish, names column and row) on any problem. Reads only.
+    """
+    parsed = parse_case_list(data, safe_filename(filename), saved_mapping=saved_mapping(session, unit),
+                             overrides=overrides or None)
+    if not parsed.rows:
+        raise CaseListError("Filen innehåller inga ärenden: bara rubrikraden eller tomma rader.")
+    linker = Linker.for_unit(session, unit)
+    per_handlaggare: Counter[str] = Counter()
+    methods: dict[str, str | None] = {}
+    per_team: Counter[str] = Counter()
+    for row in parsed.rows:
+        label = _handlaggare_label(row)
+        per_handlaggare[label] += 1
+        if label not in methods:
+            methods[label] = linker.link(row)[1]
+        per_team[row.team or "(ingen grupp)"] += 1
+    return ImportPreview(
+        unit=unit,
+        parsed=parsed,
+        filename=safe_filename(filename),
+        sha256=snapshot_sha256(parsed.rows),
+        diff=diff_against(session, latest_snapshot(session, unit), parsed.rows),
+        per_handlaggare=sorted(((k, n, methods[k]) for k, n in per_handlaggare.items()), key=lambda t: t[0].casefold()),
+        per_team=sorted(per_team.items()),
+        unlinked_handlaggare=sorted((k for k, m in methods.items() if m is None), key=str.casefold),
+        linked_by_name=sorted((k for k, m in methods.items() if m == "namn"), key=str.casefold),
+    )
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+def require_import(actor: User, unit: Unit) -> None:
+    if not can(actor, Perm.IMPORT_CASELIST, unit):
+        raise PermissionDenied("Du får inte importera ärendelistor för den här enheten.")
+
+
+def store_snapshot(
+    session: Session,
+    actor: User,
+    unit: Unit,
+    rows: list[CaseRow],
+    *,
+    filename: str,
+    file_format: str,
+    mapping: dict[str, str],
+    unmapped_headers: list[str],
+    source: str,
+    now: dt.datetime | None = None,
+) -> CaseListSnapshot:
+    """Store a validated case list as a new immutable snapshot (flushes; caller commits).
+    ``now`` is for demo data and tests; it defaults to the current time."""
+    require_import(actor, unit)
+    if not rows:
+        raise ValidationError("Ärendelistan är tom.")
+    digest = snapshot_sha256(rows)
+    linker = Linker.for_unit(session, unit)
+    links = [linker.link(r) for r in rows]
+    snapshot = CaseListSnapshot(
+        unit_id=unit.id,
+        imported_by_id=actor.id,
+        source=source,
+        imported_dt=now or utcnow(),
+        source_filename=safe_filename(filename),
+        file_format=file_format,
+        row_count=len(rows),
+        sha256=digest,
+        canonical_version=CANONICAL_VERSION,
+        mapping=json.dumps({"kolumner": mapping, "sparas_inte": unmapped_headers}, ensure_ascii=False, sort_keys=True),
+        linked_by_signature=sum(1 for _, m in links if m == "signatur"),
+        linked_by_name=sum(1 for _, m in links if m == "namn"),
+        unlinked=sum(1 for _, m in links if m is None),
+    )
+    session.add(snapshot)
+    session.flush()
+    sid = snapshot.id
+    table = SnapshotCase.__table__
+    batch: list[dict[str, Any]] = []
+    for row, (uid, method) in zip(rows, links):
+        batch.append(
+            {
+                "snapshot_id": sid,
+                "case_ref": row.case_ref,
+                "handlaggare_namn": row.handlaggare_namn,
+                "handlaggare_signatur": row.handlaggare_signatur,
+                "team": row.team,
+                "aktualiseringsdatum": row.aktualiseringsdatum,
+                "senaste_beslutsdatum": row.senaste_beslutsdatum,
+                "hushallstyp": row.hushallstyp,
+                "belopp": row.belopp,
+                "handlaggare_user_id": uid,
+                "link_method": method,
+                "source_row": row.source_row,
+            }
+        )
+        if len(batch) >= BATCH:
+            session.execute(insert(table), batch)
+            batch = []
+    if batch:
+        session.execute(insert(table), batch)
+    audit.record(
+        session,
+        actor,
+        "caselist.import",
+        object_type="case_list_snapshot",
+        object_id=sid,
+        unit=unit,
+        details={"rows": len(rows), "sha256": digest, "source": source, "filename": snapshot.source_filename},
+    )
+    return snapshot
+
+
+def import_file(
+    session: Session,
+    actor: User,
+    unit: Unit,
+    data: bytes,
+    filename: str,
+    *,
+    overrides: dict[str, str] | None = None,
+    source: str,
+    now: dt.datetime | None = None,
+) -> CaseListSnapshot:
+    """Validate and store in one step (CLI, API, demo)."""
+    require_import(actor, unit)
+    preview = prepare_import(session, unit, data, filename, overrides)
+    return store_snapshot(
+        session,
+        actor,
+        unit,
+        preview.parsed.rows,
+        filename=preview.filename,
+        file_format=preview.parsed.file_format,
+        mapping=preview.parsed.mapping,
+        unmapped_headers=preview.parsed.unmapped_headers,
+        source=source,
+        now=now,
+    )
+
+
+# --- pending imports (between preview and confirmation) ----------------------------------
+
+
+def _rows_to_payload(parsed: ParsedCaseList) -> bytes:
+    rows = [
+        [r.case_ref, r.handlaggare_namn, r.handlaggare_signatur, r.team,
+         r.aktualiseringsdatum.isoformat() if r.aktualiseringsdatum else None,
+         r.senaste_beslutsdatum.isoformat() if r.senaste_beslutsdatum else None,
+         r.hushallstyp, None if r.belopp is None else str(r.belopp), r.source_row]
+        for r in parsed.rows
+    ]
+    doc = {"rows": rows, "mapping": parsed.mapping, "unmapped": parsed.unmapped_headers,
+           "format": parsed.file_format}
+    return zlib.compress(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), 6)
+
+
+def _payload_to_rows(payload: bytes) -> tuple[list[CaseRow], dict[str, Any]]:
+    doc = json.loads(zlib.decompress(payload).decode("utf-8"))
+    rows = [
+        CaseRow(
+            case_ref=r[0], handlaggare_namn=r[1], handlaggare_signatur=r[2], team=r[3],
+            aktualiseringsdatum=dt.date.fromisoformat(r[4]) if r[4] else None,
+            senaste_beslutsdatum=dt.date.fromisoformat(r[5]) if r[5] else None,
+            hushallstyp=r[6], belopp=None if r[7] is None else Decimal(r[7]), source_row=r[8],
+        )
+        for r in doc["rows"]
+    ]
+    return rows, doc
+
+
+def save_pending(session: Session, actor: User, preview: ImportPreview) -> PendingImport:
+    purge_pending(session)
+    pending = PendingImport(
+        id=secrets.token_urlsafe(32),
+        unit_id=preview.unit.id,
+        user_id=actor.id,
+        created_dt=utcnow(),
+        source_filename=preview.filename,
+        sha256=preview.sha256,
+        previous_snapshot_id=preview.diff.previous.id if preview.diff.previous else None,
+        payload=_rows_to_payload(preview.parsed),
+    )
+    session.add(pending)
+    session.flush()
+    return pending
+
+
+def purge_pending(session: Session, now: dt.datetime | None = None) -> None:
+    now = now or utcnow()
+    session.execute(delete(PendingImport).where(PendingImport.created_dt < now - PENDING_LIFETIME))
+
+
+def confirm_pending(session: Session, actor: User, unit: Unit, pending_id: str) -> CaseListSnapshot:
+    """Store the previewed list. Refused when the preview is gone, belongs to someone else,
+    or another list was imported since (the diff the user saw would be wrong)."""
+    require_import(actor, unit)
+    pending = session.get(PendingImport, pending_id)
+    if (
+        pending is None
+        or pending.unit_id != unit.id
+        or pending.user_id != actor.id
+        or pending.created_dt < utcnow() - PENDING_LIFETIME
+    ):
+        raise ValidationError(
+            "Förhandsgranskningen finns inte längre (den gäller en timme). Ladda upp filen igen."
+        )
+    latest = latest_snapshot(session, unit)
+    if (latest.id if latest else None) != pending.previous_snapshot_id:
+        session.delete(pending)
+        session.flush()
+        raise ValidationError(
+            "En annan ärendelista har importerats för enheten sedan du förhandsgranskade. "
+            "Ladda upp filen igen så att du ser rätt skillnader."
+        )
+    rows, doc = _payload_to_rows(pending.payload)
+    if snapshot_sha256(rows) != pending.sha256:  # pragma: no cover - storage corruption
+        raise ValidationError("Förhandsgranskningen är skadad. Ladda upp filen igen.")
+    snapshot = store_snapshot(
+        session, actor, unit, rows, filename=pending.source_filename, file_format=doc["format"],
+        mapping=doc["mapping"], unmapped_headers=doc["unmapped"], source="webb",
+    )
+    session.delete(pending)
+    session.flush()
+    return snapshot
+
+
+def cancel_pending(session: Session, actor: User, pending_id: str) -> None:
+    pending = session.get(PendingImport, pending_id)
+    if pending is not None and pending.user_id == actor.id:
+        session.delete(pending)
+        session.flush()
+
+
+# --- settings: column mapping and API tokens ---------------------------------------------
+
+
+def save_mapping(session: Session, actor: User, unit: Unit, mapping: dict[str, str]) -> None:
+    if not can(actor, Perm.MANAGE_CASELIST_SETTINGS, unit):
+        raise PermissionDenied()
+    clean = {}
+    for key, header in mapping.items():
+        if key not in FIELDS:
+            raise ValidationError(f"Okänt fält ”{key}”.")
+        header = " ".join((header or "").split())
+        if len(header) > 200:
+            raise ValidationError("En kolumnrubrik får ha högst 200 tecken.", key)
+        if header:
+            clean[key] = header
+    settings = session.get(CaseListSettings, unit.id)
+    if settings is None:
+        settings = CaseListSettings(unit_id=unit.id)
+        session.add(settings)
+    before = json.loads(settings.column_mapping or "{}") if settings.column_mapping else {}
+    settings.column_mapping = json.dumps(clean, ensure_ascii=False, sort_keys=True)
+    settings.updated_dt = utcnow()
+    session.flush()
+    audit.record(session, actor, "caselist.mapping", object_type="unit", object_id=unit.id, unit=unit,
+                 details={"fore": before, "efter": clean})
+
+
+def create_api_token(session: Session, actor: User, unit: Unit, label: str) -> tuple[str, CaseListApiToken]:
+    """A new API token for the unit; the token is returned once and only its hash is kept.
+    Imports through it are recorded as made by ``actor``."""
+    if not can(actor, Perm.MANAGE_CASELIST_SETTINGS, unit):
+        raise PermissionDenied()
+    label = " ".join((label or "").split())
+    if not label or len(label) > 200:
+        raise ValidationError("Ge nyckeln en beskrivning, t.ex. ”Nattlig export från Lifecare”.", "label")
+    token = "kntr_" + secrets.token_urlsafe(32)
+    row = CaseListApiToken(unit_id=unit.id, label=label, token_hash=token_hash(token), acting_user_id=actor.id,
+                           created_by_id=actor.id, created_dt=utcnow())
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "caselist.token_create", object_type="api_token", object_id=row.id, unit=unit,
+                 details={"label": label})
+    return token, row
+
+
+def revoke_api_token(session: Session, actor: User, unit: Unit, token_id: int) -> None:
+    if not can(actor, Perm.MANAGE_CASELIST_SETTINGS, unit):
+        raise PermissionDenied()
+    row = session.get(CaseListApiToken, token_id)
+    if row is None or row.unit_id != unit.id:
+        raise ValidationError("Nyckeln finns inte.")
+    if row.revoked_dt is None:
+        row.revoked_dt = utcnow()
+        session.flush()
+        audit.record(session, actor, "caselist.token_revoke", object_type="api_token", object_id=row.id, unit=unit)
+
+
+def token_user(session: Session, unit: Unit, token: str) -> User | None:
+    """The acting user for a valid, unrevoked API token of ``unit``; None otherwise."""
+    if not token or len(token) > 200:
+        return None
+    row = session.scalar(select(CaseListApiToken).where(CaseListApiToken.token_hash == token_hash(token)))
+    if row is None or row.unit_id != unit.id or row.revoked_dt is not None:
+        return None
+    user = row.acting_user
+    if not user.is_active or not can(user, Perm.IMPORT_CASELIST, unit):
+        return None
+    row.last_used_dt = utcnow()
+    return user
+
+
+def snapshot_count(session: Session, unit: Unit) -> int:
+    return session.scalar(select(func.count()).select_from(CaseListSnapshot).where(CaseListSnapshot.unit_id == unit.id)) or 0
+

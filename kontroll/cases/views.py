@@ -1,0 +1,310 @@
+"""Pages for case lists: upload with preview, snapshots, settings; and the JSON API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from kontroll.cases import services as svc
+from kontroll.cases.models import CaseListApiToken, CaseListSnapshot, SnapshotCase
+from kontroll.cases.parsing import FIELD_LABELS, FIELDS, CaseListError
+from kontroll.core import hooks
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Unit, User
+from kontroll.core.permissions import Perm, can
+from kontroll.core.web import csrf_exempt, current_user, flash, login_required, require_perm
+from kontroll.db import get_session
+
+bp = Blueprint("cases", __name__, url_prefix="/enheter/<code>/arendelistor")
+api = Blueprint("cases_api", __name__, url_prefix="/api/v1")
+
+PAGE_SIZE = 100
+
+
+def _unit(code: str) -> Unit:
+    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def _me() -> User:
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def _overrides_from_form() -> dict[str, str]:
+    return {f: request.form.get(f"kolumn_{f}", "").strip() for f in FIELDS if request.form.get(f"kolumn_{f}", "").strip()}
+
+
+@bp.get("")
+@login_required
+def snapshots(code: str) -> str:
+    unit = _unit(code)
+    require_perm(Perm.VIEW_CASELIST, unit)
+    db = get_session()
+    total = svc.snapshot_count(db, unit)
+    page = _page(total)
+    rows = list(
+        db.scalars(
+            select(CaseListSnapshot)
+            .where(CaseListSnapshot.unit_id == unit.id)
+            .order_by(CaseListSnapshot.imported_dt.desc(), CaseListSnapshot.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    )
+    return render_template("cases/snapshots.html", unit=unit, snapshots=rows, page=page,
+                           pages=max(1, -(-total // PAGE_SIZE)), total=total)
+
+
+def _render_upload(unit: Unit, error: CaseListError | ValidationError | None = None, status: int = 200) -> Response:
+    db = get_session()
+    html = render_template(
+        "cases/upload.html", unit=unit, error=error, fields=FIELDS, labels=FIELD_LABELS,
+        saved=svc.saved_mapping(db, unit), form=request.form,
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/ny")
+@login_required
+def upload_form(code: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.IMPORT_CASELIST, unit)
+    return _render_upload(unit)
+
+
+@bp.post("/ny")
+@login_required
+def upload(code: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.IMPORT_CASELIST, unit)
+    db = get_session()
+    file = request.files.get("fil")
+    if file is None or not file.filename:
+        return _render_upload(unit, ValidationError("Välj en fil att ladda upp.", "fil"), 422)
+    data = file.read()
+    try:
+        preview = svc.prepare_import(db, unit, data, file.filename, _overrides_from_form())
+    except CaseListError as err:
+        db.rollback()
+        return _render_upload(unit, err, 422)
+    pending = svc.save_pending(db, _me(), preview)
+    db.commit()
+    return Response(render_template("cases/preview.html", unit=unit, p=preview, pending=pending,
+                                    labels=FIELD_LABELS), 200)
+
+
+@bp.post("/forhandsgranskning/<pending_id>/bekrafta")
+@login_required
+def confirm(code: str, pending_id: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.IMPORT_CASELIST, unit)
+    db = get_session()
+    try:
+        snapshot = svc.confirm_pending(db, _me(), unit, pending_id)
+    except ValidationError as err:
+        db.commit()  # a stale preview is removed
+        flash(err.message, "error")
+        return redirect(url_for("cases.upload_form", code=unit.code))
+    db.commit()
+    flash(f"Ärendelistan är sparad: {snapshot.row_count} ärenden.", "success")
+    return redirect(url_for("cases.snapshot", code=unit.code, snapshot_id=snapshot.id))
+
+
+@bp.post("/forhandsgranskning/<pending_id>/avbryt")
+@login_required
+def cancel(code: str, pending_id: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.IMPORT_CASELIST, unit)
+    db = get_session()
+    svc.cancel_pending(db, _me(), pending_id)
+    db.commit()
+    flash("Importen är avbruten. Ingenting sparades.", "info")
+    return redirect(url_for("cases.snapshots", code=unit.code))
+
+
+@bp.get("/<int:snapshot_id>")
+@login_required
+def snapshot(code: str, snapshot_id: int) -> str:
+    unit = _unit(code)
+    require_perm(Perm.VIEW_CASELIST, unit)
+    db = get_session()
+    snap = db.get(CaseListSnapshot, snapshot_id)
+    if snap is None or snap.unit_id != unit.id:
+        abort(404)
+    handlaggare = request.args.get("handlaggare", "").strip()
+    team = request.args.get("grupp", "").strip()
+    query = select(SnapshotCase).where(SnapshotCase.snapshot_id == snap.id)
+    if handlaggare:
+        query = query.where(or_(SnapshotCase.handlaggare_signatur == handlaggare, SnapshotCase.handlaggare_namn == handlaggare))
+    if team == "(ingen grupp)":
+        query = query.where(SnapshotCase.team.is_(None))
+    elif team:
+        query = query.where(SnapshotCase.team == team)
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = _page(total)
+    cases = list(db.scalars(query.order_by(SnapshotCase.case_ref).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    options = _filter_options(db, snap)
+    mapping = json.loads(snap.mapping)
+    return render_template(
+        "cases/snapshot.html", unit=unit, snap=snap, cases=cases, total=total, page=page,
+        pages=max(1, -(-total // PAGE_SIZE)), options=options, filters={"handlaggare": handlaggare, "grupp": team},
+        mapping=mapping, labels=FIELD_LABELS,
+    )
+
+
+def _filter_options(db: Session, snap: CaseListSnapshot) -> dict[str, list[tuple[str, str, int]]]:
+    handlaggare = [
+        (sig or namn or "", (f"{namn} ({sig})" if namn and sig else (namn or sig or "")), n)
+        for namn, sig, n in db.execute(
+            select(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur, func.count())
+            .where(SnapshotCase.snapshot_id == snap.id)
+            .group_by(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur)
+        )
+    ]
+    teams = [
+        (t or "(ingen grupp)", t or "(ingen grupp)", n)
+        for t, n in db.execute(
+            select(SnapshotCase.team, func.count()).where(SnapshotCase.snapshot_id == snap.id).group_by(SnapshotCase.team)
+        )
+    ]
+    return {"handlaggare": sorted(handlaggare, key=lambda t: t[1].casefold()), "grupp": sorted(teams)}
+
+
+def _page(total: int) -> int:
+    try:
+        page = int(request.args.get("sida", "1"))
+    except ValueError:
+        page = 1
+    return min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def _render_settings(unit: Unit, error: ValidationError | None = None, new_token: str | None = None,
+                     status: int = 200) -> Response:
+    db = get_session()
+    tokens = list(db.scalars(select(CaseListApiToken).where(CaseListApiToken.unit_id == unit.id)
+                             .order_by(CaseListApiToken.created_dt.desc())))
+    html = render_template("cases/settings.html", unit=unit, fields=FIELDS, labels=FIELD_LABELS,
+                           mapping=svc.saved_mapping(db, unit), tokens=tokens, error=error, new_token=new_token,
+                           form=request.form if error else {})
+    return Response(html, status=status)
+
+
+@bp.get("/installningar")
+@login_required
+def settings(code: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
+    return _render_settings(unit)
+
+
+@bp.post("/installningar/kolumner")
+@login_required
+def save_mapping(code: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
+    db = get_session()
+    try:
+        svc.save_mapping(db, _me(), unit, {f: request.form.get(f"kolumn_{f}", "") for f in FIELDS})
+    except ValidationError as err:
+        db.rollback()
+        return _render_settings(unit, err, status=422)
+    db.commit()
+    flash("Kolumnmappningen är sparad.", "success")
+    return redirect(url_for("cases.settings", code=unit.code))
+
+
+@bp.post("/installningar/nycklar")
+@login_required
+def create_token(code: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
+    db = get_session()
+    try:
+        token, _row = svc.create_api_token(db, _me(), unit, request.form.get("label", ""))
+    except ValidationError as err:
+        db.rollback()
+        return _render_settings(unit, err, status=422)
+    db.commit()
+    return _render_settings(unit, new_token=token)
+
+
+@bp.post("/installningar/nycklar/<int:token_id>/aterkalla")
+@login_required
+def revoke_token(code: str, token_id: int) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
+    db = get_session()
+    try:
+        svc.revoke_api_token(db, _me(), unit, token_id)
+    except ValidationError as err:
+        db.rollback()
+        return _render_settings(unit, err, status=422)
+    db.commit()
+    flash("Nyckeln är återkallad.", "success")
+    return redirect(url_for("cases.settings", code=unit.code))
+
+
+# --- JSON API -----------------------------------------------------------------------------
+
+
+def _json(data: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+@api.post("/enheter/<code>/arendelista")
+@csrf_exempt
+def api_import(code: str) -> Response:
+    """Import a case list as a new snapshot. ``Authorization: Bearer <unit token>``; the body
+    is the file (CSV or XLSX); ``?filnamn=`` names it for the record; ``?kolumn=falt=Rubrik``
+    (repeatable) overrides the column mapping."""
+    db = get_session()
+    unit = db.scalar(select(Unit).where(Unit.code == code.upper()))
+    auth_header = request.headers.get("Authorization", "")
+    token = auth_header[7:].strip() if auth_header.lower().startswith("bearer ") else ""
+    user = svc.token_user(db, unit, token) if unit is not None else None
+    if unit is None or user is None:
+        db.rollback()
+        return _json({"fel": "Saknad eller ogiltig API-nyckel för enheten."}, 401)
+    overrides: dict[str, str] = {}
+    for item in request.args.getlist("kolumn"):
+        key, sep, header = item.partition("=")
+        if not sep:
+            return _json({"fel": f"Kolumnangivelsen ”{item}” ska skrivas fält=Rubrik."}, 422)
+        overrides[key.strip()] = header.strip()
+    data = request.get_data(cache=False)
+    try:
+        snap = svc.import_file(db, user, unit, data, request.args.get("filnamn", "api-import"),
+                               overrides=overrides, source="api")
+    except CaseListError as err:
+        db.rollback()
+        return _json({"fel": err.message, "kolumn": err.column, "rader": err.rows}, 422)
+    except ValidationError as err:
+        db.rollback()
+        return _json({"fel": err.message}, 422)
+    db.commit()
+    return _json({"id": snap.id, "importerade": snap.row_count, "sha256": snap.sha256,
+                  "meddelande": f"Importerade {snap.row_count} ärenden (sha256 {snap.sha256})"}, 201)
+
+
+def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+    if not can(user, Perm.VIEW_CASELIST, unit):
+        return None
+    return "cases/_unit_section.html", {
+        "latest": svc.latest_snapshot(db, unit),
+        "can_import": can(user, Perm.IMPORT_CASELIST, unit),
+        "can_settings": can(user, Perm.MANAGE_CASELIST_SETTINGS, unit),
+    }
+
+
+hooks.unit_sections.append(_unit_section)

@@ -1,0 +1,18 @@
+"""Extension points through which features add to core pages without core importing them.
+
+``unit_sections``: callables ``(session, user, unit) -> (template, context) | None``; the unit
+overview page includes each returned template with ``c`` bound to its context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kontroll.core.models import Unit, User
+
+UnitSection = Callable[[Session, User, Unit], "tuple[str, dict[str, Any]] | None"]
+
+unit_sections: list[UnitSection] = []
