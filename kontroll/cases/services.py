@@ -48,6 +48,7 @@ PENDING_LIFETIME = dt.timedelta(hours=1)
 PREVIEW_ROWS = 10
 #: rows per INSERT batch
 BATCH = 5000
+EMPTY_LIST = "Filen innehåller inga ärenden: bara rubrikraden eller tomma rader. Ingenting har sparats."
 
 
 # --- linking handläggare to users -------------------------------------------------------
@@ -209,7 +210,7 @@ def prepare_import(
     parsed = parse_case_list(data, safe_filename(filename), saved_mapping=saved_mapping(session, unit),
                              overrides=overrides or None)
     if not parsed.rows:
-        raise CaseListError("Filen innehåller inga ärenden: bara rubrikraden eller tomma rader.")
+        raise CaseListError(EMPTY_LIST)
     linker = Linker.for_unit(session, unit)
     per_handlaggare: Counter[str] = Counter()
     methods: dict[str, str | None] = {}
@@ -253,13 +254,15 @@ def store_snapshot(
     unmapped_headers: list[str],
     source: str,
     now: dt.datetime | None = None,
+    sha256: str | None = None,
 ) -> CaseListSnapshot:
     """Store a validated case list as a new immutable snapshot (flushes; caller commits).
-    ``now`` is for demo data and tests; it defaults to the current time."""
+    ``now`` is for demo data and tests; it defaults to the current time. ``sha256`` may be
+    passed when the caller has just computed it from the same rows."""
     require_import(actor, unit)
     if not rows:
         raise ValidationError("Ärendelistan är tom.")
-    digest = snapshot_sha256(rows)
+    digest = sha256 or snapshot_sha256(rows)
     linker = Linker.for_unit(session, unit)
     links = [linker.link(r) for r in rows]
     snapshot = CaseListSnapshot(
@@ -327,18 +330,21 @@ def import_file(
     source: str,
     now: dt.datetime | None = None,
 ) -> CaseListSnapshot:
-    """Validate and store in one step (CLI, API, demo)."""
+    """Validate and store in one step (CLI, API, demo): no preview, so no diff is computed."""
     require_import(actor, unit)
-    preview = prepare_import(session, unit, data, filename, overrides)
+    parsed = parse_case_list(data, safe_filename(filename), saved_mapping=saved_mapping(session, unit),
+                             overrides=overrides or None)
+    if not parsed.rows:
+        raise CaseListError(EMPTY_LIST)
     return store_snapshot(
         session,
         actor,
         unit,
-        preview.parsed.rows,
-        filename=preview.filename,
-        file_format=preview.parsed.file_format,
-        mapping=preview.parsed.mapping,
-        unmapped_headers=preview.parsed.unmapped_headers,
+        parsed.rows,
+        filename=safe_filename(filename),
+        file_format=parsed.file_format,
+        mapping=parsed.mapping,
+        unmapped_headers=parsed.unmapped_headers,
         source=source,
         now=now,
     )
@@ -419,12 +425,12 @@ def confirm_pending(session: Session, actor: User, unit: Unit, pending_id: str) 
             "Ladda upp filen igen så att du ser rätt skillnader."
         )
     rows, doc = _payload_to_rows(pending.payload)
-    if snapshot_sha256(rows) != pending.sha256:  # pragma: no cover - storage corruption
-        raise ValidationError("Förhandsgranskningen är skadad. Ladda upp filen igen.")
     snapshot = store_snapshot(
         session, actor, unit, rows, filename=pending.source_filename, file_format=doc["format"],
         mapping=doc["mapping"], unmapped_headers=doc["unmapped"], source="webb",
     )
+    if snapshot.sha256 != pending.sha256:  # pragma: no cover - the stored preview was damaged
+        raise ValidationError("Förhandsgranskningen är skadad. Ladda upp filen igen. Ingenting har sparats.")
     session.delete(pending)
     session.flush()
     return snapshot
