@@ -33,11 +33,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kontroll.cases.views import api as cases_api
     from kontroll.cases.views import bp as cases_bp
     from kontroll.core.views import bp as core_bp
+    from kontroll.sampling.views import bp as sampling_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(cases_api)
+    app.register_blueprint(sampling_bp)
 
     from kontroll import cli
 

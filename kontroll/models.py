@@ -1,6 +1,16 @@
 """Imports every model module, so that ``Base.metadata`` holds the whole schema."""
 
-from kontroll.core.models import AuditEntry, Role, RoleAssignment, Team, Unit, User, UserSession  # noqa: F401
+from kontroll.core.models import (  # noqa: F401
+    AuditEntry,
+    JobRun,
+    Notification,
+    Role,
+    RoleAssignment,
+    Team,
+    Unit,
+    User,
+    UserSession,
+)
 from kontroll.cases.models import (  # noqa: F401, E402
     CaseListApiToken,
     CaseListSettings,
@@ -8,3 +18,4 @@ from kontroll.cases.models import (  # noqa: F401, E402
     PendingImport,
     SnapshotCase,
 )
+from kontroll.sampling.models import Assignment, Draw, DrawnCase  # noqa: F401, E402

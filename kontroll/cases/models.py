@@ -36,7 +36,7 @@ class CaseListSnapshot(Base):
     __tablename__ = "case_list_snapshots"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     #: "webb", "cli" or "api"
     source: Mapped[str] = mapped_column(String(10))
@@ -58,7 +58,7 @@ class CaseListSnapshot(Base):
     unit: Mapped[Unit] = relationship()
     imported_by: Mapped[User | None] = relationship()
 
-    __table_args__ = (Index(None, "unit_id", "imported_dt"),)
+    __table_args__ = (Index("ix_case_list_snapshots_unit_id_imported_dt", "unit_id", "imported_dt"),)
 
 
 class SnapshotCase(Base):
@@ -85,7 +85,7 @@ class SnapshotCase(Base):
 
     __table_args__ = (
         UniqueConstraint("snapshot_id", "case_ref"),
-        Index(None, "snapshot_id", "handlaggare_user_id"),
+        Index("ix_snapshot_cases_snapshot_id_handlaggare_user_id", "snapshot_id", "handlaggare_user_id"),
         Index(None, "case_ref"),
     )
 

@@ -75,6 +75,11 @@ class Unit(Base):
     hemmablindhet_protection: Mapped[bool] = mapped_column(Boolean, default=True)
     genomgang_min: Mapped[int] = mapped_column(Integer, default=4)
     genomgang_max: Mapped[int] = mapped_column(Integer, default=6)
+    #: draw options, recorded with every draw
+    stratify_by_team: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    exclude_reviewed_months: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: warn on the draw page when the latest case list is older than this
+    snapshot_max_age_days: Mapped[int] = mapped_column(Integer, default=35, server_default="35")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -204,3 +209,40 @@ class AuditEntry(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index(None, "object_type", "object_id"),)
+
+
+class Notification(Base):
+    """A message to one user, shown in the app (and e-mailed when SMTP is configured).
+
+    ``dedupe_key`` is unique: a job that runs twice (or two schedulers at once) cannot
+    create the same reminder twice.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(500))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    read_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    emailed_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobRun(Base):
+    """One run of a scheduled job for one period. The unique key makes every job idempotent
+    across restarts, catch-up and a second scheduler process started by mistake."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))
+    started_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("job", "period"),)

@@ -24,6 +24,10 @@ class Perm(enum.StrEnum):
     IMPORT_CASELIST = "import_caselist"
     VIEW_CASELIST = "view_caselist"  # snapshots with case references
     MANAGE_CASELIST_SETTINGS = "manage_caselist_settings"  # column mapping, API tokens
+    VIEW_DRAWS = "view_draws"  # the month's stickprov, its cases and reviewers
+    VERIFY_DRAW = "verify_draw"
+    ASSIGN_REVIEWER = "assign_reviewer"
+    VIEW_CASE = "view_case"  # a case's page: its history in draws
 
 
 R = Role
@@ -40,7 +44,23 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
         {R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}
     ),
     Perm.MANAGE_CASELIST_SETTINGS: frozenset({R.SEKTIONSCHEF, R.ADMINISTRATOR}),
+    Perm.VIEW_DRAWS: frozenset(
+        {R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}
+    ),
+    Perm.VERIFY_DRAW: frozenset({R.REVISOR, R.SEKTIONSCHEF, R.SYSTEMADMINISTRATOR}),
+    Perm.ASSIGN_REVIEWER: frozenset({R.SEKTIONSCHEF}),
+    Perm.VIEW_CASE: frozenset(
+        {R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}
+    ),
 }
+
+#: roles that may review a drawn case (by default; others need a recorded override)
+REVIEWER_ROLES = frozenset({R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF})
+
+
+def may_draw(user: User | None, unit: Unit) -> bool:
+    """Only the role the unit is configured with draws: sektionschef, or administratör."""
+    return unit.drawer_role in roles_in(user, unit)
 
 
 class PermissionDenied(Exception):

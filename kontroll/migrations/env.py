@@ -28,6 +28,11 @@ def run_migrations_online() -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # A batch migration copies and drops tables; with foreign keys on, dropping a
+                # referenced table would cascade. Turn them off for the migration (outside any
+                # transaction, where SQLite honours it) and check them afterwards.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
             context.configure(
                 connection=connection,
                 target_metadata=target_metadata,
@@ -36,6 +41,10 @@ def run_migrations_online() -> None:
             )
             with context.begin_transaction():
                 context.run_migrations()
+            if connection.dialect.name == "sqlite":
+                problems = connection.connection.driver_connection.execute("PRAGMA foreign_key_check").fetchall()
+                if problems:
+                    raise RuntimeError(f"foreign key violations after migration: {problems[:5]}")
     finally:
         engine.dispose()
 

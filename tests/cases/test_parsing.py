@@ -604,6 +604,14 @@ def test_xlsx_without_header_row():
     assert err.message
 
 
+def test_file_without_header_row_does_not_echo_personal_data():
+    data = (DATA / "arendelista-utf8-bom.csv").read_bytes().decode("utf-8-sig")
+    headerless = "\r\n".join(data.split("\r\n")[1:]).encode("utf-8")
+    err = error_of(headerless)
+    assert err.rows == [1]
+    assert "Klient" not in err.message and "2731" not in err.message
+
+
 def test_header_only_is_refused():
     err = error_of(make_csv([["Ärendenummer", "Handläggare"]]))
     assert "inga ärenden" in err.message
@@ -806,6 +814,22 @@ def test_unreadable_date_names_column_and_row(text):
     err = error_of(simple([["EB-1", "A", text, ""]]))
     assert err.column == "Aktualiseringsdatum" and err.rows == [2]
     assert "ÅÅÅÅ-MM-DD" in err.message
+
+
+def test_bad_values_are_echoed_only_without_letters():
+    err = error_of(simple([["EB-1", "A", "2024-13-01", ""]]))
+    assert "”2024-13-01”" in err.message
+    err = error_of(simple([["EB-1", "A", "Klient 3", ""]]))
+    assert "Klient" not in err.message
+    err = error_of(simple([["EB-1", "A", "", "Anna Andersson"]]))
+    assert "Anna" not in err.message
+
+
+def test_error_rows_are_capped_but_counted(monkeypatch):
+    monkeypatch.setattr(parsing, "MAX_ERROR_ROWS", 5)
+    err = error_of(simple([[f"EB-{i}", "A", "fel", ""] for i in range(40)]))
+    assert err.rows == [2, 3, 4, 5, 6]
+    assert "rad 2, 3, 4, 5, 6 och 35 rader till" in err.message
 
 
 def test_many_bad_dates_are_reported_together():

@@ -86,3 +86,27 @@ def test_sqlite_connections_are_configured(app):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_upgrading_keeps_existing_data(empty_url):
+    """A database with data at the first revision keeps every row through all later ones."""
+    upgrade(empty_url, "0001")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO units (code, name, drawer_role, sample_size, hemmablindhet_protection, genomgang_min, "
+                "genomgang_max, is_active, created_dt) VALUES ('U1', 'Enhet', 'sektionschef', 2, true, 4, 6, true, "
+                "CURRENT_TIMESTAMP)"))
+            conn.execute(text(
+                "INSERT INTO users (username, full_name, is_active, failed_login_count, created_dt) "
+                "VALUES ('a', 'A', true, 0, CURRENT_TIMESTAMP)"))
+            conn.execute(text(
+                "INSERT INTO role_assignments (user_id, unit_id, role, created_dt) "
+                "SELECT u.id, n.id, 'sektionschef', CURRENT_TIMESTAMP FROM users u, units n"))
+        upgrade(empty_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM role_assignments")).scalar() == 1
+            assert conn.execute(text("SELECT sample_size, snapshot_max_age_days FROM units")).one() == (2, 35)
+    finally:
+        engine.dispose()

@@ -78,6 +78,7 @@ def test_org_wide_role_counts_for_every_unit_and_unit_roles_only_for_theirs(worl
 
 
 def test_namnd_never_gets_a_case_level_permission():
-    case_level = {Perm.VIEW_UNIT, Perm.VIEW_CASELIST, Perm.IMPORT_CASELIST}
+    case_level = {Perm.VIEW_UNIT, Perm.VIEW_CASELIST, Perm.IMPORT_CASELIST, Perm.VIEW_DRAWS, Perm.VIEW_CASE,
+                  Perm.ASSIGN_REVIEWER}
     for perm in case_level:
         assert Role.NAMND not in PERMISSIONS[perm]

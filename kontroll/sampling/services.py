@@ -1,0 +1,497 @@
+"""The monthly draw, its verification, and reviewer assignment without självgranskning.
+
+Rules enforced here, for every caller (pages, CLI, crafted requests):
+- only the unit's drawer role draws; one valid draw per unit and month (a unique partial
+  index is the final guard, a row lock on the unit serialises draws on PostgreSQL, and
+  SQLite's BEGIN IMMEDIATE does the same there); a redraw needs a written reason and voids
+  the earlier draw, which stays visible;
+- the one who drew never reviews a case of that draw; the case's handläggare never reviews
+  it; with hemmablindhet protection on, the lead of the case's team does not review it;
+- only förste socialsekreterare or enhetschef of the unit review by default. The last two
+  rules (hemmablindhet, role) can be overridden with a written justification, and only
+  when no reviewer exists who meets every rule; the first two never.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from kontroll.cases.models import CaseListSnapshot, SnapshotCase
+from kontroll.cases.parsing import CaseRow, snapshot_sha256
+from kontroll.cases.services import Diff, diff_against, latest_snapshot
+from kontroll.core import audit
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Role, RoleAssignment, Team, Unit, User
+from kontroll.core.permissions import REVIEWER_ROLES, Perm, PermissionDenied, can, may_draw, roles_in
+from kontroll.db import utcnow
+from kontroll.sampling import method
+from kontroll.sampling.models import Assignment, Draw, DrawnCase
+
+TZ = ZoneInfo("Europe/Stockholm")
+MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september",
+          "oktober", "november", "december")
+MIN_REASON = 10
+
+
+# --- periods ------------------------------------------------------------------------------
+
+
+def period_of(moment: dt.datetime | dt.date) -> str:
+    if isinstance(moment, dt.datetime):
+        moment = moment.astimezone(TZ).date()
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def parse_period(value: str) -> str:
+    try:
+        year, month = value.strip().split("-")
+        y, m = int(year), int(month)
+        if len(year) != 4 or not 1 <= m <= 12 or not 2000 <= y <= 2100:
+            raise ValueError
+    except ValueError:
+        raise ValidationError(f"Perioden ”{value}” ska skrivas ÅÅÅÅ-MM, t.ex. 2026-12.") from None
+    return f"{y:04d}-{m:02d}"
+
+
+def period_label(period: str) -> str:
+    year, month = period.split("-")
+    return f"{MONTHS[int(month) - 1]} {year}"
+
+
+def previous_periods(period: str, count: int) -> list[str]:
+    year, month = (int(x) for x in period.split("-"))
+    out = []
+    for _ in range(count):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        out.append(f"{year:04d}-{month:02d}")
+    return out
+
+
+# --- the draw page ------------------------------------------------------------------------
+
+
+@dataclass
+class DrawPageState:
+    unit: Unit
+    period: str
+    snapshot: CaseListSnapshot | None
+    current: Draw | None
+    warnings: list[str] = field(default_factory=list)
+    diff: Diff | None = None
+    last_month_snapshot: CaseListSnapshot | None = None
+
+
+def valid_draw(session: Session, unit: Unit, period: str) -> Draw | None:
+    return session.scalar(
+        select(Draw).where(Draw.unit_id == unit.id, Draw.period == period, Draw.voided_dt.is_(None))
+    )
+
+
+def draw_page_state(session: Session, unit: Unit, period: str, now: dt.datetime | None = None) -> DrawPageState:
+    now = now or utcnow()
+    snapshot = latest_snapshot(session, unit)
+    state = DrawPageState(unit=unit, period=period, snapshot=snapshot, current=valid_draw(session, unit, period))
+    if snapshot is None:
+        state.warnings.append("Enheten har ingen importerad ärendelista. Importera månadens ärendelista först.")
+        return state
+    if period_of(snapshot.imported_dt) < period:
+        state.warnings.append(
+            f"Den senaste ärendelistan importerades {snapshot.imported_dt.astimezone(TZ):%Y-%m-%d}, "
+            f"före {period_label(period)}. Importera en aktuell lista innan du drar."
+        )
+    age = (now - snapshot.imported_dt).days
+    if age > unit.snapshot_max_age_days:
+        state.warnings.append(
+            f"Ärendelistan är {age} dagar gammal (gränsen är {unit.snapshot_max_age_days} dagar)."
+        )
+    last = valid_draw(session, unit, previous_periods(period, 1)[0])
+    if last is not None and last.snapshot_id != snapshot.id:
+        state.last_month_snapshot = last.snapshot
+        rows = list(session.scalars(select(SnapshotCase).where(SnapshotCase.snapshot_id == snapshot.id)))
+        state.diff = diff_against(session, last.snapshot, rows)  # type: ignore[arg-type]
+    return state
+
+
+# --- drawing ------------------------------------------------------------------------------
+
+
+def excluded_refs(session: Session, unit: Unit, period: str, months: int) -> frozenset[str]:
+    """Cases drawn in a valid draw of ``unit`` in the ``months`` months before ``period``."""
+    if months <= 0:
+        return frozenset()
+    periods = previous_periods(period, months)
+    rows = session.scalars(
+        select(DrawnCase.case_ref)
+        .join(Draw, Draw.id == DrawnCase.draw_id)
+        .where(Draw.unit_id == unit.id, Draw.period.in_(periods), Draw.voided_dt.is_(None))
+    )
+    return frozenset(rows)
+
+
+def _lock_unit(session: Session, unit: Unit) -> None:
+    """Serialise draws for one unit: a row lock on PostgreSQL (SQLite's BEGIN IMMEDIATE
+    already serialises every writer)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Unit.id).where(Unit.id == unit.id).with_for_update())
+
+
+def run_draw(
+    session: Session,
+    actor: User,
+    unit: Unit,
+    period: str,
+    *,
+    redraw_reason: str | None = None,
+    now: dt.datetime | None = None,
+    seed: str | None = None,
+) -> Draw:
+    """Draw the month's stickprov (flushes; the caller commits). ``seed`` is for tests only:
+    in service the seed always comes from the operating system's entropy."""
+    if not may_draw(actor, unit):
+        raise PermissionDenied(
+            f"I {unit.code} dras stickprovet av {unit.drawer_role.label.lower()}. Du har inte den rollen där."
+        )
+    period = parse_period(period)
+    _lock_unit(session, unit)
+    existing = valid_draw(session, unit, period)
+    reason = " ".join((redraw_reason or "").split())
+    if existing is not None and redraw_reason is None:
+        raise ValidationError(
+            f"Stickprovet för {period_label(period)} är redan draget, av {existing.drawn_by.full_name} "
+            f"{existing.drawn_dt.astimezone(TZ):%Y-%m-%d %H:%M}. Ett nytt stickprov kräver en omdragning med motivering."
+        )
+    if redraw_reason is not None:
+        if existing is None:
+            raise ValidationError(f"Det finns inget stickprov för {period_label(period)} att dra om.")
+        if len(reason) < MIN_REASON:
+            raise ValidationError(
+                f"Skriv varför stickprovet dras om (minst {MIN_REASON} tecken). Motiveringen sparas och visas.",
+                "reason",
+            )
+    snapshot = latest_snapshot(session, unit)
+    if snapshot is None:
+        raise ValidationError("Enheten har ingen importerad ärendelista att dra från. Importera den först.")
+    now = now or utcnow()
+    if existing is not None:
+        existing.voided_dt = now
+        existing.voided_by_id = actor.id
+        existing.void_reason = reason
+        session.flush()
+    exclude = excluded_refs(session, unit, period, unit.exclude_reviewed_months)
+    rows = session.execute(
+        select(SnapshotCase.id, SnapshotCase.case_ref, SnapshotCase.team).where(SnapshotCase.snapshot_id == snapshot.id)
+    ).all()
+    ids = {ref: sid for sid, ref, _ in rows}
+    params = method.DrawParams(
+        sample_size=unit.sample_size, stratify_by_team=unit.stratify_by_team, exclude_refs=exclude
+    )
+    seed = seed or method.new_seed()
+    try:
+        result = method.draw([(ref, team) for _, ref, team in rows], seed, params)
+    except ValueError as exc:
+        raise ValidationError(f"Stickprovet kunde inte dras: {exc}") from exc
+    draw = Draw(
+        unit_id=unit.id,
+        period=period,
+        snapshot_id=snapshot.id,
+        snapshot_sha256=snapshot.sha256,
+        seed=seed,
+        method_name=result.method_name,
+        method_version=result.method_version,
+        sample_size=unit.sample_size,
+        stratify_by_team=unit.stratify_by_team,
+        exclude_months=unit.exclude_reviewed_months,
+        excluded_refs=json.dumps(sorted(exclude), ensure_ascii=False),
+        population_size=result.population_size,
+        eligible_size=result.eligible_size,
+        allocation=json.dumps(result.allocation, ensure_ascii=False, sort_keys=True) if result.allocation else None,
+        drawn_by_id=actor.id,
+        drawn_dt=now,
+        replaces_id=existing.id if existing else None,
+    )
+    session.add(draw)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # someone else's draw for the same unit and month committed first
+        raise AlreadyDrawn(f"Stickprovet för {period_label(period)} drogs nyss av någon annan. Ladda om sidan.") from exc
+    for position, ref in enumerate(result.selected, start=1):
+        session.add(DrawnCase(draw_id=draw.id, position=position, snapshot_case_id=ids[ref], case_ref=ref))
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "draw.redraw" if existing else "draw.create",
+        object_type="draw",
+        object_id=draw.id,
+        unit=unit,
+        details={
+            "period": period, "seed": seed, "snapshot_id": snapshot.id, "snapshot_sha256": snapshot.sha256,
+            "method": f"{result.method_name} v{result.method_version}", "cases": result.selected,
+            "replaces": existing.id if existing else None, "reason": reason or None,
+        },
+    )
+    return draw
+
+
+class AlreadyDrawn(ValidationError):
+    """Raised when a concurrent draw for the same unit and month won."""
+
+
+# --- verification -------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    ok: bool
+    lines: list[str]
+
+
+def verify_draw(session: Session, draw: Draw) -> Verification:
+    """Re-read the snapshot, check its hash, redo the draw from the stored seed and compare."""
+    lines: list[str] = []
+    ok = True
+    snapshot = session.get(CaseListSnapshot, draw.snapshot_id)
+    assert snapshot is not None
+    stored = session.scalars(
+        select(SnapshotCase).where(SnapshotCase.snapshot_id == snapshot.id)
+    ).all()
+    rows = [
+        CaseRow(c.case_ref, c.handlaggare_namn, c.handlaggare_signatur, c.team, c.aktualiseringsdatum,
+                c.senaste_beslutsdatum, c.hushallstyp, c.belopp, c.source_row)
+        for c in stored
+    ]
+    digest = snapshot_sha256(rows)
+    if digest != draw.snapshot_sha256 or digest != snapshot.sha256:
+        ok = False
+        lines.append(
+            "Ärendelistan stämmer inte med kontrollsumman som sparades vid dragningen: "
+            f"sparad {draw.snapshot_sha256}, omräknad {digest}. Listan har ändrats efter dragningen."
+        )
+    else:
+        lines.append(f"Ärendelistans kontrollsumma stämmer ({digest}).")
+    if len(stored) != snapshot.row_count:
+        ok = False
+        lines.append(f"Ärendelistan har {len(stored)} rader men {snapshot.row_count} sparades vid importen.")
+    params = method.DrawParams(
+        sample_size=draw.sample_size,
+        stratify_by_team=draw.stratify_by_team,
+        exclude_refs=frozenset(json.loads(draw.excluded_refs)),
+    )
+    selected = [c.case_ref for c in sorted(draw.cases, key=lambda c: c.position)]
+    same, text = method.verify(
+        [(c.case_ref, c.team) for c in stored], draw.seed, params, selected,
+        method_name=draw.method_name, method_version=draw.method_version,
+    )
+    ok = ok and same
+    lines.append(text)
+    return Verification(ok, lines)
+
+
+# --- reviewers ----------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    user: User
+    blocked: list[str]  # hard rules: never overridable
+    soft: list[str]  # hemmablindhet / role: overridable with justification when nobody is eligible
+
+    @property
+    def eligible(self) -> bool:
+        return not self.blocked and not self.soft
+
+
+def _team_lead_id(session: Session, unit: Unit, team_name: str | None) -> int | None:
+    if not team_name:
+        return None
+    return session.scalar(select(Team.lead_user_id).where(Team.unit_id == unit.id, Team.name == team_name))
+
+
+def _is_handlaggare(user: User, case: SnapshotCase) -> bool:
+    if case.handlaggare_user_id is not None:
+        return case.handlaggare_user_id == user.id
+    # not linked: still refuse an obvious match on signature or exact name
+    if case.handlaggare_signatur and user.case_system_id:
+        if case.handlaggare_signatur.strip().casefold() == user.case_system_id.strip().casefold():
+            return True
+    if case.handlaggare_namn:
+        return " ".join(case.handlaggare_namn.split()).casefold() == " ".join(user.full_name.split()).casefold()
+    return False
+
+
+def check_reviewer(session: Session, drawn_case: DrawnCase, user: User) -> Candidate:
+    draw = drawn_case.draw
+    unit = draw.unit
+    case = drawn_case.snapshot_case
+    blocked: list[str] = []
+    soft: list[str] = []
+    if not user.is_active:
+        blocked.append("kontot är avstängt")
+    if user.id == draw.drawn_by_id:
+        blocked.append("drog stickprovet (självgranskning)")
+    if _is_handlaggare(user, case):
+        blocked.append("handlägger ärendet (självgranskning)")
+    if unit.hemmablindhet_protection and _team_lead_id(session, unit, case.team) == user.id:
+        soft.append(f"leder {case.team}, ärendets grupp (hemmablindhet)")
+    if not (roles_in(user, unit) & REVIEWER_ROLES):
+        soft.append("är inte 1:e socialsekreterare eller enhetschef i enheten")
+    return Candidate(user, blocked, soft)
+
+
+def candidates(session: Session, drawn_case: DrawnCase) -> list[Candidate]:
+    """Everyone with a reviewer role in the unit, each with the rules that stop them."""
+    unit = drawn_case.draw.unit
+    users = session.scalars(
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id == unit.id, RoleAssignment.role.in_(list(REVIEWER_ROLES)), User.is_active.is_(True))
+        .distinct()
+        .order_by(User.full_name)
+    ).all()
+    return [check_reviewer(session, drawn_case, u) for u in users]
+
+
+def assign_reviewer(
+    session: Session,
+    actor: User,
+    drawn_case: DrawnCase,
+    reviewer: User,
+    *,
+    override_reason: str | None = None,
+) -> Assignment:
+    draw = drawn_case.draw
+    unit = draw.unit
+    if not can(actor, Perm.ASSIGN_REVIEWER, unit):
+        raise PermissionDenied("Bara sektionschefen utser granskare.")
+    if draw.is_voided:
+        raise ValidationError("Stickprovet är makulerat. Utse granskare i det giltiga stickprovet.")
+    check = check_reviewer(session, drawn_case, reviewer)
+    name = reviewer.full_name
+    if check.blocked:
+        raise ValidationError(f"{name} kan inte granska {drawn_case.case_ref}: {', '.join(check.blocked)}.", "reviewer")
+    reason = " ".join((override_reason or "").split())
+    override_rule = None
+    if check.soft:
+        eligible = [c.user.full_name for c in candidates(session, drawn_case) if c.eligible]
+        if eligible:
+            raise ValidationError(
+                f"{name} kan inte granska {drawn_case.case_ref}: {', '.join(check.soft)}. "
+                f"Välj någon som uppfyller reglerna: {', '.join(eligible)}.",
+                "reviewer",
+            )
+        if len(reason) < 20:
+            raise ValidationError(
+                f"{name} {', '.join(check.soft)}. Ingen i enheten uppfyller alla regler för det här ärendet, "
+                "så ett undantag är möjligt – men det kräver en skriftlig motivering (minst 20 tecken). "
+                "Motiveringen visas i årssammanfattningen.",
+                "override_reason",
+            )
+        override_rule = "hemmablindhet" if any("hemmablindhet" in s for s in check.soft) else "roll"
+    now = utcnow()
+    current = drawn_case.current_assignment
+    if current is not None:
+        if current.reviewer_id == reviewer.id:
+            raise ValidationError(f"{name} är redan granskare för {drawn_case.case_ref}.", "reviewer")
+        current.replaced_dt = now
+        session.flush()
+    assignment = Assignment(
+        drawn_case_id=drawn_case.id,
+        reviewer_id=reviewer.id,
+        assigned_by_id=actor.id,
+        assigned_dt=now,
+        override_rule=override_rule,
+        override_reason=reason if override_rule else None,
+    )
+    session.add(assignment)
+    drawn_case.assignments.append(assignment)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "draw.assign",
+        object_type="drawn_case",
+        object_id=drawn_case.id,
+        unit=unit,
+        details={"case": drawn_case.case_ref, "reviewer": reviewer.username, "override_rule": override_rule,
+                 "override_reason": assignment.override_reason,
+                 "replaces": current.reviewer.username if current else None},
+    )
+    return assignment
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def draws_for_unit(session: Session, unit: Unit, limit: int = 24) -> list[Draw]:
+    return list(
+        session.scalars(
+            select(Draw).where(Draw.unit_id == unit.id).order_by(Draw.period.desc(), Draw.drawn_dt.desc()).limit(limit)
+        )
+    )
+
+
+def load_draw(session: Session, draw_id: int) -> Draw | None:
+    return session.scalar(
+        select(Draw)
+        .where(Draw.id == draw_id)
+        .options(
+            selectinload(Draw.cases).selectinload(DrawnCase.snapshot_case),
+            selectinload(Draw.cases).selectinload(DrawnCase.assignments),
+        )
+    )
+
+
+def case_history(session: Session, unit: Unit, case_ref: str) -> list[DrawnCase]:
+    return list(
+        session.scalars(
+            select(DrawnCase)
+            .join(Draw, Draw.id == DrawnCase.draw_id)
+            .where(Draw.unit_id == unit.id, DrawnCase.case_ref == case_ref)
+            .order_by(Draw.drawn_dt.desc())
+        )
+    )
+
+
+def case_in_unit(session: Session, unit: Unit, case_ref: str) -> SnapshotCase | None:
+    """The case as it stands in the unit's latest list that holds it."""
+    return session.scalar(
+        select(SnapshotCase)
+        .join(CaseListSnapshot, CaseListSnapshot.id == SnapshotCase.snapshot_id)
+        .where(CaseListSnapshot.unit_id == unit.id, SnapshotCase.case_ref == case_ref)
+        .order_by(CaseListSnapshot.imported_dt.desc())
+        .limit(1)
+    )
+
+
+def overrides_for_year(session: Session, unit: Unit, year: int) -> list[Assignment]:
+    """Separation-rule overrides of the year, for the yearly summary."""
+    return list(
+        session.scalars(
+            select(Assignment)
+            .join(DrawnCase, DrawnCase.id == Assignment.drawn_case_id)
+            .join(Draw, Draw.id == DrawnCase.draw_id)
+            .where(Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Assignment.override_rule.is_not(None))
+        )
+    )
+
+
+def count_valid_draws(session: Session, unit: Unit, year: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Draw).where(
+            Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Draw.voided_dt.is_(None)
+        )
+    ) or 0
+
+
+def drawer_roles() -> tuple[Role, ...]:
+    return (Role.SEKTIONSCHEF, Role.ADMINISTRATOR)

@@ -1,0 +1,188 @@
+"""Pages: the month's draw, a draw with its reviewers, verification, a case's history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kontroll.cases.parsing import FIELD_LABELS
+from kontroll.core import audit, hooks
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Unit, User
+from kontroll.core.permissions import Perm, can, may_draw
+from kontroll.core.web import current_user, flash, login_required, require_perm
+from kontroll.db import get_session, utcnow
+from kontroll.sampling import services as svc
+from kontroll.sampling.models import Draw
+
+bp = Blueprint("sampling", __name__, url_prefix="/enheter/<code>")
+
+
+def _unit(code: str) -> Unit:
+    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
+    if unit is None:
+        abort(404)
+    return unit
+
+
+def _me() -> User:
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def _draw(unit: Unit, draw_id: int) -> Draw:
+    draw = svc.load_draw(get_session(), draw_id)
+    if draw is None or draw.unit_id != unit.id:
+        abort(404)
+    return draw
+
+
+@bp.get("/stickprov")
+@login_required
+def draw_page(code: str) -> str:
+    unit = _unit(code)
+    if not (can(_me(), Perm.VIEW_DRAWS, unit) or may_draw(_me(), unit)):
+        require_perm(Perm.VIEW_DRAWS, unit)
+    db = get_session()
+    period = svc.period_of(utcnow())
+    state = svc.draw_page_state(db, unit, period)
+    return render_template(
+        "sampling/draw_page.html", unit=unit, s=state, period_label=svc.period_label(period),
+        may_draw=may_draw(_me(), unit), draws=svc.draws_for_unit(db, unit), label=svc.period_label,
+    )
+
+
+@bp.post("/stickprov")
+@login_required
+def draw_now(code: str) -> Response:
+    unit = _unit(code)
+    db = get_session()
+    period = svc.period_of(utcnow())
+    try:
+        draw = svc.run_draw(db, _me(), unit, period)
+    except ValidationError as err:
+        db.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("sampling.draw_page", code=unit.code))
+    db.commit()
+    flash(f"Stickprovet för {svc.period_label(period)} är draget: {len(draw.cases)} ärenden.", "success")
+    return redirect(url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id))
+
+
+def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, status: int = 200,
+                 error_case: int | None = None) -> Response:
+    db = get_session()
+    me = _me()
+    can_assign = can(me, Perm.ASSIGN_REVIEWER, unit) and not draw.is_voided
+    options = {dc.id: svc.candidates(db, dc) for dc in draw.cases} if can_assign else {}
+    replaced_by = db.scalar(select(Draw).where(Draw.replaces_id == draw.id)) if draw.is_voided else None
+    html = render_template(
+        "sampling/draw_detail.html", unit=unit, draw=draw, can_assign=can_assign, options=options,
+        may_draw=may_draw(me, unit), can_verify=can(me, Perm.VERIFY_DRAW, unit), error=error,
+        error_case=error_case, form=request.form if error else {}, label=svc.period_label,
+        allocation=json.loads(draw.allocation) if draw.allocation else None,
+        excluded=json.loads(draw.excluded_refs), replaced_by=replaced_by,
+        replaces=db.get(Draw, draw.replaces_id) if draw.replaces_id else None,
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/stickprov/<int:draw_id>")
+@login_required
+def draw_detail(code: str, draw_id: int) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.VIEW_DRAWS, unit)
+    return _render_draw(unit, _draw(unit, draw_id))
+
+
+@bp.post("/stickprov/<int:draw_id>/omdragning")
+@login_required
+def redraw(code: str, draw_id: int) -> Response:
+    unit = _unit(code)
+    db = get_session()
+    draw = _draw(unit, draw_id)
+    try:
+        if draw.is_voided:
+            raise ValidationError("Det här stickprovet är redan makulerat.")
+        new = svc.run_draw(db, _me(), unit, draw.period, redraw_reason=request.form.get("reason", ""))
+    except ValidationError as err:
+        db.rollback()
+        return _render_draw(unit, _draw(unit, draw_id), err, 422)
+    db.commit()
+    flash("Stickprovet är draget om. Det tidigare är makulerat med din motivering.", "success")
+    return redirect(url_for("sampling.draw_detail", code=unit.code, draw_id=new.id))
+
+
+@bp.post("/stickprov/<int:draw_id>/arenden/<int:case_id>/granskare")
+@login_required
+def assign(code: str, draw_id: int, case_id: int) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.ASSIGN_REVIEWER, unit)
+    db = get_session()
+    draw = _draw(unit, draw_id)
+    drawn_case = next((c for c in draw.cases if c.id == case_id), None)
+    if drawn_case is None:
+        abort(404)
+    try:
+        raw = request.form.get("reviewer", "")
+        reviewer = db.get(User, int(raw)) if raw.isdigit() else None
+        if reviewer is None:
+            raise ValidationError("Välj en granskare.", "reviewer")
+        svc.assign_reviewer(db, _me(), drawn_case, reviewer, override_reason=request.form.get("override_reason"))
+    except ValidationError as err:
+        db.rollback()
+        return _render_draw(unit, _draw(unit, draw_id), err, 422, error_case=case_id)
+    db.commit()
+    flash(f"{reviewer.full_name} granskar {drawn_case.case_ref}.", "success")
+    return redirect(url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id))
+
+
+@bp.get("/stickprov/<int:draw_id>/verifiera")
+@login_required
+def verify(code: str, draw_id: int) -> str:
+    unit = _unit(code)
+    require_perm(Perm.VERIFY_DRAW, unit)
+    db = get_session()
+    draw = _draw(unit, draw_id)
+    result = svc.verify_draw(db, draw)
+    audit.record(db, _me(), "draw.verify", object_type="draw", object_id=draw.id, unit=unit,
+                 details={"ok": result.ok})
+    db.commit()
+    return render_template("sampling/verify.html", unit=unit, draw=draw, result=result, label=svc.period_label,
+                           excluded=json.loads(draw.excluded_refs))
+
+
+@bp.get("/arenden/<path:case_ref>")
+@login_required
+def case_page(code: str, case_ref: str) -> str:
+    unit = _unit(code)
+    require_perm(Perm.VIEW_CASE, unit)
+    db = get_session()
+    case = svc.case_in_unit(db, unit, case_ref)
+    history = svc.case_history(db, unit, case_ref)
+    if case is None and not history:
+        abort(404)
+    audit.record(db, _me(), "case.view", object_type="case", object_id=case_ref[:64], unit=unit)
+    db.commit()
+    return render_template("sampling/case.html", unit=unit, case_ref=case_ref, case=case, history=history,
+                           label=svc.period_label, labels=FIELD_LABELS)
+
+
+def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+    if not (can(user, Perm.VIEW_DRAWS, unit) or may_draw(user, unit)):
+        return None
+    period = svc.period_of(utcnow())
+    return "sampling/_unit_section.html", {
+        "current": svc.valid_draw(db, unit, period),
+        "period_label": svc.period_label(period),
+        "may_draw": may_draw(user, unit),
+    }
+
+
+hooks.unit_sections.insert(0, _unit_section)
+
