@@ -16,7 +16,9 @@ Non-working days:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -36,17 +38,13 @@ def easter_sunday(year: int) -> dt.date:
     return dt.date(year, month, day + 1)
 
 
-def _weekday_between(year: int, month: int, first_day: int, last_day: int, weekday: int) -> dt.date:
-    """The one date with ``weekday`` (Monday 0) in the 7-day window first_day..last_day."""
-    start = dt.date(year, month, first_day)
-    found = start + dt.timedelta(days=(weekday - start.weekday()) % 7)
-    assert found.day <= last_day or found.month != month
-    return found
+def _saturday_on_or_after(start: dt.date) -> dt.date:
+    return start + dt.timedelta(days=(5 - start.weekday()) % 7)
 
 
 @lru_cache(maxsize=64)
-def holidays(year: int) -> dict[dt.date, str]:
-    """Every non-working weekday-independent day of ``year`` with its Swedish name.
+def holidays(year: int) -> Mapping[dt.date, str]:
+    """The holidays and customary days off of ``year``, with their Swedish names.
 
     Includes the public holidays that always fall on a Sunday (påskdagen, pingstdagen) and the
     customary days off (midsommarafton, julafton, nyårsafton), so the answer is "days off
@@ -55,10 +53,8 @@ def holidays(year: int) -> dict[dt.date, str]:
     easter = easter_sunday(year)
     # midsommardagen: the Saturday between 20 and 26 June; alla helgons dag: the Saturday
     # between 31 October and 6 November
-    midsummer_day = _weekday_between(year, 6, 20, 26, 5)
-    all_saints = _weekday_between(year, 10, 31, 31, 5) if dt.date(year, 10, 31).weekday() == 5 else (
-        _weekday_between(year, 11, 1, 6, 5)
-    )
+    midsummer_day = _saturday_on_or_after(dt.date(year, 6, 20))
+    all_saints = _saturday_on_or_after(dt.date(year, 10, 31))
     days = {
         dt.date(year, 1, 1): "Nyårsdagen",
         dt.date(year, 1, 6): "Trettondedag jul",
@@ -79,7 +75,7 @@ def holidays(year: int) -> dict[dt.date, str]:
         dt.date(year, 12, 26): "Annandag jul",
         dt.date(year, 12, 31): "Nyårsafton",
     }
-    return days
+    return MappingProxyType(days)
 
 
 def holiday_name(day: dt.date) -> str | None:

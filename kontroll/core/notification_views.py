@@ -1,0 +1,101 @@
+"""The page of one's own notifications (/meddelanden) and the header's unread count."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+
+from kontroll.core import notifications as svc
+from kontroll.core.models import User
+from kontroll.core.web import current_user, flash, login_required
+from kontroll.db import get_session
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("notifications", __name__, url_prefix="/meddelanden")
+
+PAGE_SIZE = 50
+
+
+def _me() -> User:
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def _page(total: int) -> int:
+    try:
+        page = int(request.values.get("sida", "1"))
+    except ValueError:
+        page = 1
+    return min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
+
+
+def _back() -> Response:
+    page = _page(svc.count_for_user(get_session(), _me()))
+    return redirect(url_for("notifications.index", sida=page) if page > 1 else url_for("notifications.index"))
+
+
+@bp.get("")
+@login_required
+def index() -> str:
+    db = get_session()
+    me = _me()
+    total = svc.count_for_user(db, me)
+    page = _page(total)
+    items = svc.for_user(db, me, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return render_template(
+        "notifications/index.html",
+        items=items,
+        total=total,
+        unread_total=svc.unread_count(db, me),
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        kind_labels=svc.KIND_LABELS,
+    )
+
+
+@bp.post("/<int:notification_id>/markera-last")
+@login_required
+def mark_read(notification_id: int) -> Response:
+    db = get_session()
+    try:
+        svc.mark_read(db, _me(), notification_id)
+    except svc.NotificationNotFound:
+        abort(404)  # someone else's looks exactly like one that does not exist
+    db.commit()
+    flash("Meddelandet är markerat som läst.", "success")
+    return _back()
+
+
+@bp.post("/markera-alla-lasta")
+@login_required
+def mark_all_read() -> Response:
+    db = get_session()
+    count = svc.mark_all_read(db, _me())
+    db.commit()
+    if count:
+        flash(f"{count} {'meddelande' if count == 1 else 'meddelanden'} markerades som lästa.", "success")
+    else:
+        flash("Du hade inga olästa meddelanden.", "info")
+    return _back()
+
+
+@bp.app_template_global()
+def unread_count_for(user: User | None) -> int:
+    """The number of unread notifications of ``user``, for the header (0 when unknown).
+
+    Counted once per request. Never fails: the header is also drawn on error pages, when the
+    database may be the reason for the error.
+    """
+    if user is None:
+        return 0
+    cache = g.setdefault("_unread_counts", {})
+    if user.id not in cache:
+        try:
+            cache[user.id] = svc.unread_count(get_session(), user)
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.debug("unread count unavailable", exc_info=True)
+            cache[user.id] = 0
+    return cache[user.id]
