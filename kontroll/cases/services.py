@@ -8,6 +8,7 @@ a refused import leaves the database as it was.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from kontroll.cases.models import (
@@ -29,6 +30,7 @@ from kontroll.cases.models import (
     SnapshotCase,
 )
 from kontroll.cases.parsing import (
+    CANONICAL_FORMAT_ID,
     FIELDS,
     CaseListError,
     CaseRow,
@@ -43,7 +45,7 @@ from kontroll.core.models import Role, RoleAssignment, Unit, User
 from kontroll.core.permissions import Perm, PermissionDenied, can
 from kontroll.db import utcnow
 
-CANONICAL_VERSION = "kontroll-arendelista-v1"
+CANONICAL_VERSION = CANONICAL_FORMAT_ID
 PENDING_LIFETIME = dt.timedelta(hours=1)
 PREVIEW_ROWS = 10
 #: rows per INSERT batch
@@ -348,6 +350,42 @@ def import_file(
         source=source,
         now=now,
     )
+
+
+# --- recomputing a stored snapshot's hash ------------------------------------------------
+
+_CANONICAL_SQL = {
+    # values rendered exactly as docs/caselist-canonical-form.md says; ordered by code point
+    # (SQLite's BINARY collation and PostgreSQL's "C" collation compare UTF-8 bytes, which
+    # orders like code points)
+    "sqlite": """
+        SELECT case_ref, coalesce(handlaggare_namn, ''), coalesce(handlaggare_signatur, ''),
+               coalesce(team, ''), coalesce(aktualiseringsdatum, ''), coalesce(senaste_beslutsdatum, ''),
+               coalesce(hushallstyp, ''),
+               CASE WHEN belopp IS NULL THEN '' ELSE printf('%.2f', belopp) END
+        FROM snapshot_cases WHERE snapshot_id = :sid ORDER BY case_ref""",
+    "postgresql": """
+        SELECT case_ref, coalesce(handlaggare_namn, ''), coalesce(handlaggare_signatur, ''),
+               coalesce(team, ''), coalesce(to_char(aktualiseringsdatum, 'YYYY-MM-DD'), ''),
+               coalesce(to_char(senaste_beslutsdatum, 'YYYY-MM-DD'), ''), coalesce(hushallstyp, ''),
+               coalesce(belopp::text, '')
+        FROM snapshot_cases WHERE snapshot_id = :sid ORDER BY case_ref COLLATE "C"
+    """,
+}
+
+
+def stored_snapshot_digest(session: Session, snapshot_id: int) -> tuple[str, int]:
+    """(SHA-256 of the canonical form, row count) recomputed from the rows as stored now.
+
+    Renders the canonical form in SQL, which is several times faster than loading objects;
+    tests pin that it equals :func:`kontroll.cases.parsing.snapshot_sha256` of the same rows.
+    """
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(text(_CANONICAL_SQL[dialect]), {"sid": snapshot_id}).tuples().all()
+    header = CANONICAL_VERSION + "\n" + "\t".join(FIELDS) + "\n"
+    body = "\n".join(["\t".join(r) for r in rows])
+    digest = hashlib.sha256((header + body + ("\n" if rows else "")).encode("utf-8")).hexdigest()
+    return digest, len(rows)
 
 
 # --- pending imports (between preview and confirmation) ----------------------------------

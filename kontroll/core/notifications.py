@@ -239,7 +239,7 @@ def compose_email(notification: Notification, to_address: str, config: Mapping[s
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(idstring=f"n{notification.id}", domain=domain)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content("\n".join(lines) + "\n", charset="utf-8")
+    message.set_content("\n".join(lines) + "\n", charset="utf-8", cte="quoted-printable")
     return message
 
 
@@ -265,7 +265,7 @@ def send_pending_email(session: Session, app_config: Mapping[str, Any], *, now: 
             Notification.created_dt >= now - EMAIL_MAX_AGE,
             User.is_active.is_(True),
             User.email.is_not(None),
-            User.email != "",
+            func.trim(User.email) != "",
         )
         .order_by(Notification.id)
         .limit(batch)
@@ -284,6 +284,7 @@ def send_pending_email(session: Session, app_config: Mapping[str, Any], *, now: 
         return report
     try:
         for notification, address in rows:
+            address = address.strip()
             message = compose_email(notification, address, app_config, now)
             try:
                 smtp.send_message(message, from_addr=sender, to_addrs=[address])

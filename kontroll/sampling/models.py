@@ -26,6 +26,8 @@ class Draw(Base):
     period: Mapped[str] = mapped_column(String(7))
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_list_snapshots.id", ondelete="RESTRICT"))
     snapshot_sha256: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 of what the draw depends on: the sorted (case_ref, team) lines (docs/draw-method.md)
+    population_sha256: Mapped[str] = mapped_column(String(64))
     #: 128-bit seed as 32 lowercase hex characters (docs/draw-method.md)
     seed: Mapped[str] = mapped_column(String(32))
     method_name: Mapped[str] = mapped_column(String(40))

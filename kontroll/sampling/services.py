@@ -15,6 +15,7 @@ Rules enforced here, for every caller (pages, CLI, crafted requests):
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -24,8 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
-from kontroll.cases.parsing import CaseRow, snapshot_sha256
-from kontroll.cases.services import Diff, diff_against, latest_snapshot
+from kontroll.cases.services import Diff, diff_against, latest_snapshot, stored_snapshot_digest
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Team, Unit, User
@@ -187,16 +187,13 @@ def run_draw(
         existing.void_reason = reason
         session.flush()
     exclude = excluded_refs(session, unit, period, unit.exclude_reviewed_months)
-    rows = session.execute(
-        select(SnapshotCase.id, SnapshotCase.case_ref, SnapshotCase.team).where(SnapshotCase.snapshot_id == snapshot.id)
-    ).all()
-    ids = {ref: sid for sid, ref, _ in rows}
+    population = population_of(session, snapshot.id)
     params = method.DrawParams(
         sample_size=unit.sample_size, stratify_by_team=unit.stratify_by_team, exclude_refs=exclude
     )
     seed = seed or method.new_seed()
     try:
-        result = method.draw([(ref, team) for _, ref, team in rows], seed, params)
+        result = method.draw(population, seed, params)
     except ValueError as exc:
         raise ValidationError(f"Stickprovet kunde inte dras: {exc}") from exc
     draw = Draw(
@@ -204,6 +201,7 @@ def run_draw(
         period=period,
         snapshot_id=snapshot.id,
         snapshot_sha256=snapshot.sha256,
+        population_sha256=population_digest(population),
         seed=seed,
         method_name=result.method_name,
         method_version=result.method_version,
@@ -224,6 +222,11 @@ def run_draw(
     except IntegrityError as exc:
         # someone else's draw for the same unit and month committed first
         raise AlreadyDrawn(f"Stickprovet för {period_label(period)} drogs nyss av någon annan. Ladda om sidan.") from exc
+    ids = dict(session.execute(
+        select(SnapshotCase.case_ref, SnapshotCase.id).where(
+            SnapshotCase.snapshot_id == snapshot.id, SnapshotCase.case_ref.in_(result.selected)
+        )
+    ).tuples().all())
     for position, ref in enumerate(result.selected, start=1):
         session.add(DrawnCase(draw_id=draw.id, position=position, snapshot_case_id=ids[ref], case_ref=ref))
     session.flush()
@@ -243,6 +246,35 @@ def run_draw(
     return draw
 
 
+POPULATION_FORMAT = "kontroll-urvalsunderlag-v1"
+
+
+def population_of(session: Session, snapshot_id: int) -> list[tuple[str, str]]:
+    """(case_ref, team or "") of every case in a snapshot, by case_ref in code-point order: all
+    that the draw depends on. Read through the driver's cursor: this is the hot path of
+    drawing and verifying on large lists."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        sql = ("SELECT case_ref, coalesce(team, '') FROM snapshot_cases WHERE snapshot_id = %s "
+               'ORDER BY case_ref COLLATE "C"')
+    else:
+        sql = "SELECT case_ref, coalesce(team, '') FROM snapshot_cases WHERE snapshot_id = ? ORDER BY case_ref"
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (snapshot_id,))
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def population_digest(population: list[tuple[str, str]]) -> str:
+    """SHA-256 over the header line and one ``case_ref TAB team`` line per case, in
+    code-point order of case_ref (no team: empty), each ending in a line feed."""
+    body = "\n".join(map("\t".join, population))
+    text = POPULATION_FORMAT + "\n" + body + ("\n" if population else "")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class AlreadyDrawn(ValidationError):
     """Raised when a concurrent draw for the same unit and month won."""
 
@@ -256,21 +288,29 @@ class Verification:
     lines: list[str]
 
 
-def verify_draw(session: Session, draw: Draw) -> Verification:
-    """Re-read the snapshot, check its hash, redo the draw from the stored seed and compare."""
+def verify_draw(session: Session, draw: Draw, *, full: bool = True) -> Verification:
+    """Re-read what the draw was made from, check it against the digests recorded at the
+    draw, redo the draw from the stored seed and compare.
+
+    ``full`` also recomputes the whole snapshot's SHA-256 (every stored field, not only
+    those the draw depends on): slower on large lists, and what the page and CLI do.
+    """
     lines: list[str] = []
     ok = True
     snapshot = session.get(CaseListSnapshot, draw.snapshot_id)
     assert snapshot is not None
-    stored = session.scalars(
-        select(SnapshotCase).where(SnapshotCase.snapshot_id == snapshot.id)
-    ).all()
-    rows = [
-        CaseRow(c.case_ref, c.handlaggare_namn, c.handlaggare_signatur, c.team, c.aktualiseringsdatum,
-                c.senaste_beslutsdatum, c.hushallstyp, c.belopp, c.source_row)
-        for c in stored
-    ]
-    digest = snapshot_sha256(rows)
+    population = population_of(session, snapshot.id)
+    if population_digest(population) != draw.population_sha256:
+        ok = False
+        lines.append(
+            "Ärendenumren eller grupperna i ärendelistan har ändrats sedan dragningen "
+            "(urvalsunderlagets kontrollsumma stämmer inte)."
+        )
+    else:
+        lines.append(f"Urvalsunderlaget stämmer: {len(population)} ärenden med samma nummer och grupper som vid dragningen.")
+    if not full:
+        return _redo(draw, population, lines, ok)
+    digest, count = stored_snapshot_digest(session, snapshot.id)
     if digest != draw.snapshot_sha256 or digest != snapshot.sha256:
         ok = False
         lines.append(
@@ -279,22 +319,24 @@ def verify_draw(session: Session, draw: Draw) -> Verification:
         )
     else:
         lines.append(f"Ärendelistans kontrollsumma stämmer ({digest}).")
-    if len(stored) != snapshot.row_count:
+    if count != snapshot.row_count:
         ok = False
-        lines.append(f"Ärendelistan har {len(stored)} rader men {snapshot.row_count} sparades vid importen.")
+        lines.append(f"Ärendelistan har {count} rader men {snapshot.row_count} sparades vid importen.")
+    return _redo(draw, population, lines, ok)
+
+
+def _redo(draw: Draw, population: list[tuple[str, str]], lines: list[str], ok: bool) -> Verification:
     params = method.DrawParams(
         sample_size=draw.sample_size,
         stratify_by_team=draw.stratify_by_team,
         exclude_refs=frozenset(json.loads(draw.excluded_refs)),
     )
     selected = [c.case_ref for c in sorted(draw.cases, key=lambda c: c.position)]
-    same, text = method.verify(
-        [(c.case_ref, c.team) for c in stored], draw.seed, params, selected,
-        method_name=draw.method_name, method_version=draw.method_version,
+    same, explanation = method.verify(
+        population, draw.seed, params, selected, method_name=draw.method_name, method_version=draw.method_version
     )
-    ok = ok and same
-    lines.append(text)
-    return Verification(ok, lines)
+    lines.append(explanation)
+    return Verification(ok and same, lines)
 
 
 # --- reviewers ----------------------------------------------------------------------------

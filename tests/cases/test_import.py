@@ -400,3 +400,23 @@ def test_every_import_is_audited(app, world, db):
     sid, n, digest = do_import(app, world, GOOD)
     entry = db.scalar(select(AuditEntry).where(AuditEntry.action == "caselist.import"))
     assert entry.object_id == str(sid) and digest in entry.details and entry.unit_id == world.ifo.id
+
+
+@pytest.mark.parametrize("path", [UTF8, XLSX])
+def test_digest_recomputed_in_the_database_equals_the_canonical_hash(app, world, db, path):
+    sid, _, digest = do_import(app, world, path.read_bytes(), path.name)
+    assert svc.stored_snapshot_digest(db, sid) == (digest, db.get(CaseListSnapshot, sid).row_count)
+
+
+def test_digest_recomputation_sees_a_tampered_row(app, world, db):
+    sid, _, digest = do_import(app, world, GOOD)
+    engine = get_database(app).engine
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE snapshot_cases DISABLE TRIGGER snapshot_cases_immutable"))
+        else:
+            conn.execute(text("DROP TRIGGER snapshot_cases_no_update"))
+        conn.execute(text("UPDATE snapshot_cases SET team = 'Grupp 9' WHERE case_ref = 'EB-2'"))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE snapshot_cases ENABLE TRIGGER snapshot_cases_immutable"))
+    assert svc.stored_snapshot_digest(db, sid)[0] != digest

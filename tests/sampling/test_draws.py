@@ -105,7 +105,7 @@ def test_one_draw_per_unit_and_month_and_redraw_needs_a_reason(app, db, world, u
 def test_the_database_refuses_a_second_valid_draw(app, db, world, unit_setup):
     """The unique partial index is the final guard, whatever the code does."""
     draw_id = draw_as(app, "sektionschef")
-    cols = ("unit_id, period, snapshot_id, snapshot_sha256, seed, method_name, method_version, sample_size, "
+    cols = ("unit_id, period, snapshot_id, snapshot_sha256, population_sha256, seed, method_name, method_version, sample_size, "
             "stratify_by_team, exclude_months, excluded_refs, population_size, eligible_size, drawn_by_id, drawn_dt")
     with pytest.raises(Exception, match="(?i)unique"):
         with get_database(app).engine.begin() as conn:

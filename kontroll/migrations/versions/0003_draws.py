@@ -54,6 +54,7 @@ def upgrade() -> None:
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('snapshot_id', sa.Integer(), nullable=False),
     sa.Column('snapshot_sha256', sa.String(length=64), nullable=False),
+    sa.Column('population_sha256', sa.String(length=64), nullable=False),
     sa.Column('seed', sa.String(length=32), nullable=False),
     sa.Column('method_name', sa.String(length=40), nullable=False),
     sa.Column('method_version', sa.Integer(), nullable=False),

@@ -1,0 +1,121 @@
+"""E-mail copies of notifications through a real SMTP conversation on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from kontroll import jobs
+from kontroll.core import notifications as svc
+from kontroll.core import users as user_svc
+from kontroll.core.models import Notification, Role
+from kontroll.db import get_database
+from tests.jobs import add_user, app, closed_port, d, smtp_server  # noqa: F401 - fixtures
+
+
+def _smtp(app, host: str, port: int) -> None:
+    app.config.update(SMTP_HOST=host, SMTP_PORT=port, SMTP_FROM="kontroll@kommun.example",
+                      PUBLIC_URL="https://kontroll.kommun.example")
+
+
+def _with_email(db, world, username: str, address: str) -> None:
+    user = world[username]
+    user.email = address
+    db.commit()
+
+
+def _send(app) -> jobs.JobOutcome:
+    return jobs.run_job(get_database(app), "send_email", d("2026-12-01"), app.config)
+
+
+def test_a_reminder_is_mailed_once_with_title_and_link_only(app, db, world, smtp_server):
+    _smtp(app, smtp_server.host, smtp_server.port)
+    _with_email(db, world, "sektionschef", "sara@kommun.example")
+    jobs.run_job(get_database(app), "draw_due", d("2026-12-01"), app.config)  # administrator has no address
+    outcome = _send(app)
+    assert outcome.summary == "1 e-postmeddelande skickade."
+    assert len(smtp_server.received) == 1
+    mail = smtp_server.received[0]
+    assert mail.rcpt_to == ["sara@kommun.example"] and mail.mail_from == "kontroll@kommun.example"
+    message = mail.message
+    assert message["To"] == "sara@kommun.example"
+    assert message["Subject"] == "kontroll: Dags att dra månadens stickprov för IFO-FS (december 2026)"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message.get_content_type() == "text/plain"
+    body = message.get_content()
+    assert "Dags att dra månadens stickprov för IFO-FS (december 2026)" in body
+    assert "https://kontroll.kommun.example/enheter/IFO-FS/stickprov" in body
+    assert "https://kontroll.kommun.example/meddelanden" in body
+    note = db.scalar(select(Notification).where(Notification.user_id == world["sektionschef"].id))
+    assert note.body and note.body not in body  # the body (which may grow case details) is never mailed
+    db.expire_all()
+    assert db.get(Notification, note.id).emailed_dt is not None
+    # the next run sends nothing new
+    assert _send(app).summary == "0 e-postmeddelanden skickade."
+    assert len(smtp_server.received) == 1
+
+
+def test_smtp_down_raises_nothing_and_leaves_emailed_dt_null(app, db, world):
+    _smtp(app, "127.0.0.1", closed_port())
+    _with_email(db, world, "sektionschef", "sara@kommun.example")
+    note = svc.notify(db, world["sektionschef"], kind="x", title="Hej", dedupe_key="m:1")
+    db.commit()
+    outcome = _send(app)  # no exception
+    assert outcome.status == "done"
+    assert "E-postservern svarade inte" in outcome.summary
+    report = svc.send_pending_email(db, app.config)
+    db.rollback()
+    assert report.sent == 0 and report.error and "unreachable" in report.error
+    db.expire_all()
+    assert db.get(Notification, note.id).emailed_dt is None
+
+
+def test_after_smtp_comes_back_the_waiting_mail_goes_out(app, db, world, smtp_server):
+    _smtp(app, "127.0.0.1", closed_port())
+    _with_email(db, world, "forste", "forste@kommun.example")
+    svc.notify(db, world["forste"], kind="x", title="Väntar", dedupe_key="m:2")
+    db.commit()
+    _send(app)
+    _smtp(app, smtp_server.host, smtp_server.port)
+    assert _send(app).summary == "1 e-postmeddelande skickade."
+    assert smtp_server.received[0].message["Subject"] == "kontroll: Väntar"
+
+
+def test_who_gets_mail(app, db, world, smtp_server):
+    """Read, old, address-less and deactivated users' notifications are not mailed; a refused
+    address does not stop the others and is tried again next time."""
+    _smtp(app, smtp_server.host, smtp_server.port)
+    _with_email(db, world, "sektionschef", "sara@kommun.example")
+    _with_email(db, world, "forste", "forste@kommun.example")
+    _with_email(db, world, "enhetschef", "   ")
+    refused = add_user(db, "avvisad", Role.FORSTE_SOCIALSEKRETERARE, world.ifo, email="avvisad@kommun.example")
+    gone = add_user(db, "slutat", Role.FORSTE_SOCIALSEKRETERARE, world.ifo, email="slutat@kommun.example")
+    n_read = svc.notify(db, world["sektionschef"], kind="x", title="Läst", dedupe_key="w:1")
+    n_read.read_dt = n_read.created_dt
+    n_old = svc.notify(db, world["sektionschef"], kind="x", title="Gammal", dedupe_key="w:2")
+    n_old.created_dt = n_old.created_dt - dt.timedelta(days=8)
+    svc.notify(db, world["sektionschef"], kind="x", title="Ny", dedupe_key="w:3")
+    svc.notify(db, world["handlaggare"], kind="x", title="Utan adress", dedupe_key="w:4")
+    svc.notify(db, world["enhetschef"], kind="x", title="Blank adress", dedupe_key="w:5")
+    n_refused = svc.notify(db, refused, kind="x", title="Avvisas", dedupe_key="w:6")
+    svc.notify(db, world["forste"], kind="x", title="Efter den avvisade", dedupe_key="w:7")
+    svc.notify(db, gone, kind="x", title="Avstängd", dedupe_key="w:8")
+    user_svc.deactivate_user(db, "test", gone)
+    db.commit()
+    outcome = _send(app)
+    assert outcome.summary == "2 e-postmeddelanden skickade. 1 kunde inte skickas."
+    got = sorted((m.rcpt_to[0], m.message["Subject"]) for m in smtp_server.received)
+    assert got == [("forste@kommun.example", "kontroll: Efter den avvisade"), ("sara@kommun.example", "kontroll: Ny")]
+    db.expire_all()
+    assert db.get(Notification, n_refused.id).emailed_dt is None
+
+
+def test_without_public_url_the_mail_carries_the_path(app, db, world, smtp_server):
+    _smtp(app, smtp_server.host, smtp_server.port)
+    app.config.pop("PUBLIC_URL")
+    _with_email(db, world, "forste", "forste@kommun.example")
+    svc.notify(db, world["forste"], kind="x", title="Titel", link="/enheter/IFO-FS", dedupe_key="u:1")
+    db.commit()
+    _send(app)
+    assert "Öppna: /enheter/IFO-FS\r\n" in smtp_server.received[0].message.get_content()
