@@ -260,6 +260,9 @@ def unit_update(code: str) -> Response:
             genomgang_min=_int("genomgang_min"),
             genomgang_max=_int("genomgang_max"),
             hemmablindhet_protection=f.get("hemmablindhet_protection") == "ja",
+            stratify_by_team=f.get("stratify_by_team") == "ja",
+            exclude_reviewed_months=_int("exclude_reviewed_months", 0),
+            snapshot_max_age_days=_int("snapshot_max_age_days", 35),
         )
     except ValidationError as err:
         db.rollback()

@@ -289,8 +289,18 @@ def update_unit(
     genomgang_min: int,
     genomgang_max: int,
     hemmablindhet_protection: bool,
+    stratify_by_team: bool | None = None,
+    exclude_reviewed_months: int | None = None,
+    snapshot_max_age_days: int | None = None,
 ) -> None:
     name = _check_unit_settings(name, drawer_role, sample_size, genomgang_min, genomgang_max)
+    stratify_by_team = unit.stratify_by_team if stratify_by_team is None else stratify_by_team
+    exclude_reviewed_months = unit.exclude_reviewed_months if exclude_reviewed_months is None else exclude_reviewed_months
+    snapshot_max_age_days = unit.snapshot_max_age_days if snapshot_max_age_days is None else snapshot_max_age_days
+    if not 0 <= exclude_reviewed_months <= 24:
+        raise ValidationError("Antal månader att utesluta redan dragna ärenden ska vara 0–24.", "exclude_reviewed_months")
+    if not 1 <= snapshot_max_age_days <= 366:
+        raise ValidationError("Ärendelistans högsta ålder ska vara 1–366 dagar.", "snapshot_max_age_days")
     changes = {}
     for attr, value in (
         ("name", name),
@@ -299,6 +309,9 @@ def update_unit(
         ("genomgang_min", genomgang_min),
         ("genomgang_max", genomgang_max),
         ("hemmablindhet_protection", hemmablindhet_protection),
+        ("stratify_by_team", stratify_by_team),
+        ("exclude_reviewed_months", exclude_reviewed_months),
+        ("snapshot_max_age_days", snapshot_max_age_days),
     ):
         if getattr(unit, attr) != value:
             changes[attr] = {"fore": str(getattr(unit, attr)), "efter": str(value)}

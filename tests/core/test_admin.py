@@ -82,11 +82,13 @@ def test_unit_settings_and_teams(client, world, db):
     login(client, "sysadmin")
     response = post_form(client, "/admin/enheter/IFO-FS",
                          {"name": "Försörjningsstöd", "drawer_role": "sektionschef", "sample_size": "3",
-                          "genomgang_min": "4", "genomgang_max": "6", "hemmablindhet_protection": "nej"})
+                          "genomgang_min": "4", "genomgang_max": "6", "hemmablindhet_protection": "nej",
+                          "stratify_by_team": "ja", "exclude_reviewed_months": "3", "snapshot_max_age_days": "20"})
     assert response.status_code == 302
     db.expire_all()
     unit = db.scalar(select(Unit).where(Unit.code == "IFO-FS"))
     assert unit.sample_size == 3 and unit.hemmablindhet_protection is False
+    assert unit.stratify_by_team is True and unit.exclude_reviewed_months == 3 and unit.snapshot_max_age_days == 20
     response = post_form(client, "/admin/enheter/IFO-FS",
                          {"name": "X", "drawer_role": "sektionschef", "sample_size": "0",
                           "genomgang_min": "4", "genomgang_max": "6", "hemmablindhet_protection": "ja"})
