@@ -41,7 +41,7 @@ from kontroll.cases.parsing import (
 from kontroll.core import audit
 from kontroll.core.auth import token_hash
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import Role, RoleAssignment, Unit, User
+from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.permissions import Perm, PermissionDenied, can
 from kontroll.db import utcnow
 

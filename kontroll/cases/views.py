@@ -16,7 +16,7 @@ from kontroll.core import hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can
-from kontroll.core.web import csrf_exempt, current_user, flash, login_required, require_perm
+from kontroll.core.web import acting_user, csrf_exempt, flash, login_required, page_arg, require_perm, unit_or_404
 from kontroll.db import get_session
 
 bp = Blueprint("cases", __name__, url_prefix="/enheter/<code>/arendelistor")
@@ -25,17 +25,6 @@ api = Blueprint("cases_api", __name__, url_prefix="/api/v1")
 PAGE_SIZE = 100
 
 
-def _unit(code: str) -> Unit:
-    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
-    if unit is None:
-        abort(404)
-    return unit
-
-
-def _me() -> User:
-    user = current_user()
-    assert user is not None
-    return user
 
 
 def _overrides_from_form() -> dict[str, str]:
@@ -45,11 +34,11 @@ def _overrides_from_form() -> dict[str, str]:
 @bp.get("")
 @login_required
 def snapshots(code: str) -> str:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.VIEW_CASELIST, unit)
     db = get_session()
     total = svc.snapshot_count(db, unit)
-    page = _page(total)
+    page = page_arg(total, PAGE_SIZE)
     rows = list(
         db.scalars(
             select(CaseListSnapshot)
@@ -75,7 +64,7 @@ def _render_upload(unit: Unit, error: CaseListError | ValidationError | None = N
 @bp.get("/ny")
 @login_required
 def upload_form(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.IMPORT_CASELIST, unit)
     return _render_upload(unit)
 
@@ -83,7 +72,7 @@ def upload_form(code: str) -> Response:
 @bp.post("/ny")
 @login_required
 def upload(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.IMPORT_CASELIST, unit)
     db = get_session()
     file = request.files.get("fil")
@@ -95,7 +84,7 @@ def upload(code: str) -> Response:
     except CaseListError as err:
         db.rollback()
         return _render_upload(unit, err, 422)
-    pending = svc.save_pending(db, _me(), preview)
+    pending = svc.save_pending(db, acting_user(), preview)
     db.commit()
     return Response(render_template("cases/preview.html", unit=unit, p=preview, pending=pending,
                                     labels=FIELD_LABELS), 200)
@@ -104,11 +93,11 @@ def upload(code: str) -> Response:
 @bp.post("/forhandsgranskning/<pending_id>/bekrafta")
 @login_required
 def confirm(code: str, pending_id: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.IMPORT_CASELIST, unit)
     db = get_session()
     try:
-        snapshot = svc.confirm_pending(db, _me(), unit, pending_id)
+        snapshot = svc.confirm_pending(db, acting_user(), unit, pending_id)
     except ValidationError as err:
         db.commit()  # a stale preview is removed
         flash(err.message, "error")
@@ -121,10 +110,10 @@ def confirm(code: str, pending_id: str) -> Response:
 @bp.post("/forhandsgranskning/<pending_id>/avbryt")
 @login_required
 def cancel(code: str, pending_id: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.IMPORT_CASELIST, unit)
     db = get_session()
-    svc.cancel_pending(db, _me(), pending_id)
+    svc.cancel_pending(db, acting_user(), pending_id)
     db.commit()
     flash("Importen är avbruten. Ingenting sparades.", "info")
     return redirect(url_for("cases.snapshots", code=unit.code))
@@ -133,7 +122,7 @@ def cancel(code: str, pending_id: str) -> Response:
 @bp.get("/<int:snapshot_id>")
 @login_required
 def snapshot(code: str, snapshot_id: int) -> str:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.VIEW_CASELIST, unit)
     db = get_session()
     snap = db.get(CaseListSnapshot, snapshot_id)
@@ -149,7 +138,7 @@ def snapshot(code: str, snapshot_id: int) -> str:
     elif team:
         query = query.where(SnapshotCase.team == team)
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = _page(total)
+    page = page_arg(total, PAGE_SIZE)
     cases = list(db.scalars(query.order_by(SnapshotCase.case_ref).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     options = _filter_options(db, snap)
     mapping = json.loads(snap.mapping)
@@ -178,14 +167,6 @@ def _filter_options(db: Session, snap: CaseListSnapshot) -> dict[str, list[tuple
     return {"handlaggare": sorted(handlaggare, key=lambda t: t[1].casefold()), "grupp": sorted(teams)}
 
 
-def _page(total: int) -> int:
-    try:
-        page = int(request.args.get("sida", "1"))
-    except ValueError:
-        page = 1
-    return min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
-
-
 # --- settings -----------------------------------------------------------------------------
 
 
@@ -203,7 +184,7 @@ def _render_settings(unit: Unit, error: ValidationError | None = None, new_token
 @bp.get("/installningar")
 @login_required
 def settings(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
     return _render_settings(unit)
 
@@ -211,11 +192,11 @@ def settings(code: str) -> Response:
 @bp.post("/installningar/kolumner")
 @login_required
 def save_mapping(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
     db = get_session()
     try:
-        svc.save_mapping(db, _me(), unit, {f: request.form.get(f"kolumn_{f}", "") for f in FIELDS})
+        svc.save_mapping(db, acting_user(), unit, {f: request.form.get(f"kolumn_{f}", "") for f in FIELDS})
     except ValidationError as err:
         db.rollback()
         return _render_settings(unit, err, status=422)
@@ -227,11 +208,11 @@ def save_mapping(code: str) -> Response:
 @bp.post("/installningar/nycklar")
 @login_required
 def create_token(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
     db = get_session()
     try:
-        token, _row = svc.create_api_token(db, _me(), unit, request.form.get("label", ""))
+        token, _row = svc.create_api_token(db, acting_user(), unit, request.form.get("label", ""))
     except ValidationError as err:
         db.rollback()
         return _render_settings(unit, err, status=422)
@@ -242,11 +223,11 @@ def create_token(code: str) -> Response:
 @bp.post("/installningar/nycklar/<int:token_id>/aterkalla")
 @login_required
 def revoke_token(code: str, token_id: int) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
     db = get_session()
     try:
-        svc.revoke_api_token(db, _me(), unit, token_id)
+        svc.revoke_api_token(db, acting_user(), unit, token_id)
     except ValidationError as err:
         db.rollback()
         return _render_settings(unit, err, status=422)

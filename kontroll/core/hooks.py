@@ -13,6 +13,6 @@ from sqlalchemy.orm import Session
 
 from kontroll.core.models import Unit, User
 
-UnitSection = Callable[[Session, User, Unit], "tuple[str, dict[str, Any]] | None"]
+UnitSection = Callable[[Session, User, Unit], tuple[str, dict[str, Any]] | None]
 
 unit_sections: list[UnitSection] = []

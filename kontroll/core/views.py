@@ -19,6 +19,7 @@ from kontroll.core.web import (
     current_user,
     end_login_session,
     login_required,
+    page_arg,
     require_perm,
     start_login_session,
 )
@@ -170,7 +171,7 @@ def audit_log() -> str:
             AuditEntry.occurred_dt < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tz)
         )
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = _page_arg(total)
+    page = page_arg(total, PAGE_SIZE)
     entries = list(
         db.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
     )
@@ -195,14 +196,6 @@ def _parse_date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
         return None
-
-
-def _page_arg(total: int) -> int:
-    try:
-        page = int(request.args.get("sida", "1"))
-    except ValueError:
-        page = 1
-    return min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
 
 
 @bp.app_context_processor

@@ -69,6 +69,33 @@ def require_perm(perm: Perm, unit: Unit | None = None) -> None:
     require(current_user(), perm, unit)
 
 
+def acting_user() -> User:
+    """The logged-in user, in views behind :func:`login_required`."""
+    user = current_user()
+    assert user is not None, "acting_user() needs login_required"
+    return user
+
+
+def unit_or_404(code: str) -> Unit:
+    """The unit with this code (case-insensitive), or a 404 page."""
+    from sqlalchemy import select
+    from werkzeug.exceptions import NotFound
+
+    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
+    if unit is None:
+        raise NotFound()
+    return unit
+
+
+def page_arg(total: int, page_size: int) -> int:
+    """The ``sida`` query argument, clamped to the pages that exist."""
+    try:
+        page = int(request.args.get("sida", "1"))
+    except ValueError:
+        page = 1
+    return min(max(page, 1), max(1, -(-total // page_size)))
+
+
 def _local_next(target: str | None) -> str | None:
     """Accept only a local path as a redirect target."""
     if not target:

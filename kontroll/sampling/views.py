@@ -14,7 +14,7 @@ from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can, may_draw
-from kontroll.core.web import current_user, flash, login_required, require_perm
+from kontroll.core.web import acting_user, flash, login_required, require_perm, unit_or_404
 from kontroll.db import get_session, utcnow
 from kontroll.sampling import services as svc
 from kontroll.sampling.models import Draw
@@ -22,17 +22,6 @@ from kontroll.sampling.models import Draw
 bp = Blueprint("sampling", __name__, url_prefix="/enheter/<code>")
 
 
-def _unit(code: str) -> Unit:
-    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
-    if unit is None:
-        abort(404)
-    return unit
-
-
-def _me() -> User:
-    user = current_user()
-    assert user is not None
-    return user
 
 
 def _draw(unit: Unit, draw_id: int) -> Draw:
@@ -45,26 +34,26 @@ def _draw(unit: Unit, draw_id: int) -> Draw:
 @bp.get("/stickprov")
 @login_required
 def draw_page(code: str) -> str:
-    unit = _unit(code)
-    if not (can(_me(), Perm.VIEW_DRAWS, unit) or may_draw(_me(), unit)):
+    unit = unit_or_404(code)
+    if not (can(acting_user(), Perm.VIEW_DRAWS, unit) or may_draw(acting_user(), unit)):
         require_perm(Perm.VIEW_DRAWS, unit)
     db = get_session()
     period = svc.period_of(utcnow())
     state = svc.draw_page_state(db, unit, period)
     return render_template(
         "sampling/draw_page.html", unit=unit, s=state, period_label=svc.period_label(period),
-        may_draw=may_draw(_me(), unit), draws=svc.draws_for_unit(db, unit), label=svc.period_label,
+        may_draw=may_draw(acting_user(), unit), draws=svc.draws_for_unit(db, unit), label=svc.period_label,
     )
 
 
 @bp.post("/stickprov")
 @login_required
 def draw_now(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     db = get_session()
     period = svc.period_of(utcnow())
     try:
-        draw = svc.run_draw(db, _me(), unit, period)
+        draw = svc.run_draw(db, acting_user(), unit, period)
     except ValidationError as err:
         db.rollback()
         flash(err.message, "error")
@@ -77,7 +66,7 @@ def draw_now(code: str) -> Response:
 def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, status: int = 200,
                  error_case: int | None = None) -> Response:
     db = get_session()
-    me = _me()
+    me = acting_user()
     can_assign = can(me, Perm.ASSIGN_REVIEWER, unit) and not draw.is_voided
     options = {dc.id: svc.candidates(db, dc) for dc in draw.cases} if can_assign else {}
     replaced_by = db.scalar(select(Draw).where(Draw.replaces_id == draw.id)) if draw.is_voided else None
@@ -95,7 +84,7 @@ def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, s
 @bp.get("/stickprov/<int:draw_id>")
 @login_required
 def draw_detail(code: str, draw_id: int) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.VIEW_DRAWS, unit)
     return _render_draw(unit, _draw(unit, draw_id))
 
@@ -103,13 +92,13 @@ def draw_detail(code: str, draw_id: int) -> Response:
 @bp.post("/stickprov/<int:draw_id>/omdragning")
 @login_required
 def redraw(code: str, draw_id: int) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     db = get_session()
     draw = _draw(unit, draw_id)
     try:
         if draw.is_voided:
             raise ValidationError("Det här stickprovet är redan makulerat.")
-        new = svc.run_draw(db, _me(), unit, draw.period, redraw_reason=request.form.get("reason", ""))
+        new = svc.run_draw(db, acting_user(), unit, draw.period, redraw_reason=request.form.get("reason", ""))
     except ValidationError as err:
         db.rollback()
         return _render_draw(unit, _draw(unit, draw_id), err, 422)
@@ -121,7 +110,7 @@ def redraw(code: str, draw_id: int) -> Response:
 @bp.post("/stickprov/<int:draw_id>/arenden/<int:case_id>/granskare")
 @login_required
 def assign(code: str, draw_id: int, case_id: int) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.ASSIGN_REVIEWER, unit)
     db = get_session()
     draw = _draw(unit, draw_id)
@@ -133,7 +122,7 @@ def assign(code: str, draw_id: int, case_id: int) -> Response:
         reviewer = db.get(User, int(raw)) if raw.isdigit() else None
         if reviewer is None:
             raise ValidationError("Välj en granskare.", "reviewer")
-        svc.assign_reviewer(db, _me(), drawn_case, reviewer, override_reason=request.form.get("override_reason"))
+        svc.assign_reviewer(db, acting_user(), drawn_case, reviewer, override_reason=request.form.get("override_reason"))
     except ValidationError as err:
         db.rollback()
         return _render_draw(unit, _draw(unit, draw_id), err, 422, error_case=case_id)
@@ -145,12 +134,12 @@ def assign(code: str, draw_id: int, case_id: int) -> Response:
 @bp.get("/stickprov/<int:draw_id>/verifiera")
 @login_required
 def verify(code: str, draw_id: int) -> str:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.VERIFY_DRAW, unit)
     db = get_session()
     draw = _draw(unit, draw_id)
     result = svc.verify_draw(db, draw)
-    audit.record(db, _me(), "draw.verify", object_type="draw", object_id=draw.id, unit=unit,
+    audit.record(db, acting_user(), "draw.verify", object_type="draw", object_id=draw.id, unit=unit,
                  details={"ok": result.ok})
     db.commit()
     return render_template("sampling/verify.html", unit=unit, draw=draw, result=result, label=svc.period_label,
@@ -160,14 +149,14 @@ def verify(code: str, draw_id: int) -> str:
 @bp.get("/arenden/<path:case_ref>")
 @login_required
 def case_page(code: str, case_ref: str) -> str:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.VIEW_CASE, unit)
     db = get_session()
     case = svc.case_in_unit(db, unit, case_ref)
     history = svc.case_history(db, unit, case_ref)
     if case is None and not history:
         abort(404)
-    audit.record(db, _me(), "case.view", object_type="case", object_id=case_ref[:64], unit=unit)
+    audit.record(db, acting_user(), "case.view", object_type="case", object_id=case_ref[:64], unit=unit)
     db.commit()
     return render_template("sampling/case.html", unit=unit, case_ref=case_ref, case=case, history=history,
                            label=svc.period_label, labels=FIELD_LABELS)
