@@ -32,10 +32,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kontroll.admin.views import bp as admin_bp
     from kontroll.cases.views import api as cases_api
     from kontroll.cases.views import bp as cases_bp
+    from kontroll.core.notification_views import bp as notifications_bp
     from kontroll.core.views import bp as core_bp
     from kontroll.sampling.views import bp as sampling_bp
 
     app.register_blueprint(core_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(cases_api)

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_FROM": "kontroll@localhost",
+    # The address people use to reach kontroll, for links in e-mail (e.g. https://kontroll.kommun.se).
+    "PUBLIC_URL": "",
     # Trust X-Forwarded-* from this many proxies (0: none).
     "PROXY_COUNT": 0,
 }

@@ -17,7 +17,7 @@ failed run leaves nothing behind and runs again next time.
 Adding a job (overdue reviews, template revision, genomgång reminders…) is one function with
 the :func:`job` decorator::
 
-    @job("template_revision", period=by_month, schedule=DAILY_0600,
+    @job("template_revision", period=by_month, schedule=DAILY_0600, schedule_label="varje dag kl. 06:00",
          description="Varna när en mall passerat sitt revideras_senast-datum")
     def template_revision(session, today, *, config):
         ...
@@ -46,22 +46,13 @@ from kontroll.core.notifications import notify, send_pending_email
 from kontroll.core.workdays import first_working_day
 from kontroll.db import Database, utcnow
 from kontroll.sampling.models import Draw
+from kontroll.sampling.services import period_label
 
 log = logging.getLogger(__name__)
-
-MONTHS_SV = (
-    "januari", "februari", "mars", "april", "maj", "juni",
-    "juli", "augusti", "september", "oktober", "november", "december",
-)
 
 #: CronTrigger fields (in the configured TIMEZONE). 06:00 is outside the DST change hours.
 DAILY_0600: Mapping[str, Any] = {"hour": 6, "minute": 0}
 EVERY_5_MINUTES: Mapping[str, Any] = {"minute": "*/5"}
-
-
-def month_label(day: dt.date) -> str:
-    """"december 2026"."""
-    return f"{MONTHS_SV[day.month - 1]} {day.year}"
 
 
 # --- periods: what "once" means for a job ----------------------------------------------
@@ -171,8 +162,9 @@ def run_job(database: Database, name: str, today: dt.date, config: Mapping[str, 
         if period is not None:
             previous = session.scalar(select(JobRun).where(JobRun.job == name, JobRun.period == period))
             if previous is not None:
+                outcome = _already_done(name, period, previous)
                 session.rollback()
-                return _already_done(name, period, previous)
+                return outcome
             run = JobRun(job=name, period=period, started_dt=utcnow())
             session.add(run)
             try:
@@ -181,8 +173,9 @@ def run_job(database: Database, name: str, today: dt.date, config: Mapping[str, 
                 # another process took the period a moment ago and has committed by now
                 session.rollback()
                 previous = session.scalar(select(JobRun).where(JobRun.job == name, JobRun.period == period))
+                outcome = _already_done(name, period, previous)
                 session.rollback()
-                return _already_done(name, period, previous)
+                return outcome
         try:
             summary = spec.func(session, today, config=config)
         except NotDue as exc:
@@ -200,7 +193,9 @@ def run_job(database: Database, name: str, today: dt.date, config: Mapping[str, 
     finally:
         session.close()
     seconds = time.monotonic() - started
-    log.info("job %s for %s done in %.2f s: %s", name, period or today.isoformat(), seconds, summary)
+    # jobs without a period run often (e-mail every five minutes): keep them out of the INFO log
+    log.log(logging.INFO if period is not None else logging.DEBUG,
+            "job %s for %s done in %.2f s: %s", name, period or today.isoformat(), seconds, summary)
     return JobOutcome(name, period, "done", summary, seconds)
 
 
@@ -236,7 +231,7 @@ def draw_due(session: Session, today: dt.date, *, config: Mapping[str, Any]) -> 
     if today < first:
         raise NotDue(f"Månadens första arbetsdag är {first.isoformat()}; ingen påminnelse före den.")
     period = by_month(today)
-    label = month_label(today)
+    label = period_label(period)  # "december 2026"
     has_valid_draw = exists().where(Draw.unit_id == Unit.id, Draw.period == period, Draw.voided_dt.is_(None))
     units = list(session.scalars(select(Unit).where(Unit.is_active.is_(True), ~has_valid_draw).order_by(Unit.code)))
     created = 0

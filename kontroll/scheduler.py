@@ -164,7 +164,8 @@ def list_command() -> None:
         for name, spec in JOBS.items():
             run = latest.get(name)
             if run is None:
-                last = "aldrig körd" if spec.period(local_today(current_app.config)) is not None else "körs utan spärr"
+                has_period = spec.period(local_today(current_app.config)) is not None
+                last = "aldrig körd" if has_period else "körningar sparas inte"
             else:
                 last = f"senast {run.period} ({run.started_dt.astimezone(tz):%Y-%m-%d %H:%M})"
             click.echo(f"{name}\t{spec.schedule_label}\t{last}\t{spec.description}")

@@ -76,7 +76,8 @@ def mark_all_read() -> Response:
     count = svc.mark_all_read(db, _me())
     db.commit()
     if count:
-        flash(f"{count} {'meddelande' if count == 1 else 'meddelanden'} markerades som lästa.", "success")
+        flash(f"{count} {'meddelande markerades som läst' if count == 1 else 'meddelanden markerades som lästa'}.",
+              "success")
     else:
         flash("Du hade inga olästa meddelanden.", "info")
     return _back()

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.services import Diff, diff_against, latest_snapshot, stored_snapshot_digest
-from kontroll.core import audit
+from kontroll.core import audit, notifications
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Team, Unit, User
 from kontroll.core.permissions import REVIEWER_ROLES, Perm, PermissionDenied, can, may_draw, roles_in
@@ -230,6 +230,8 @@ def run_draw(
     for position, ref in enumerate(result.selected, start=1):
         session.add(DrawnCase(draw_id=draw.id, position=position, snapshot_case_id=ids[ref], case_ref=ref))
     session.flush()
+    # the month's reminders to draw have done their work
+    notifications.resolve(session, f"draw_due:{unit.code}:{period}:")
     audit.record(
         session,
         actor,

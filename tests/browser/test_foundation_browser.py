@@ -88,3 +88,24 @@ def test_narrow_screen_and_keyboard(browser, live_server):
         check_page(page, "start-narrow")
     finally:
         context.close()
+
+
+def test_error_pages_and_the_stale_form_page(page):
+    login_as(page, "forste1")
+    page.goto("/enheter/INT")
+    expect(page.get_by_role("heading", name="Ingen behörighet")).to_be_visible()
+    check_page(page, "error-403")
+    page.goto("/finns-inte")
+    expect(page.get_by_role("heading", name="Sidan finns inte")).to_be_visible()
+    check_page(page, "error-404")
+    # a form whose token has gone stale: the page keeps what was typed
+    page.goto("/enheter/IFO-FS/arendelistor/ny")
+    page.locator("main input[name=csrf_token]").evaluate("e => e.value = 'gammal'")
+    page.get_by_text("Ange kolumnrubriker själv").click()
+    page.get_by_label("Grupp/team").fill("Handläggargrupp")
+    page.get_by_label("Fil (CSV eller xlsx)").set_input_files(
+        files=[{"name": "lista.csv", "mimeType": "text/csv", "buffer": b"Nummer;Vem\r\n"}])
+    page.get_by_role("button", name="Förhandsgranska").click()
+    expect(page.get_by_role("heading", name="Formuläret kunde inte skickas")).to_be_visible()
+    expect(page.get_by_text("Handläggargrupp")).to_be_visible()
+    check_page(page, "stale-form")

@@ -23,10 +23,11 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from kontroll.cases.services import import_file
-from kontroll.core.models import Role, Unit, User
 from kontroll.core import users as user_svc
+from kontroll.core.models import Role, Unit, User
 from kontroll.db import get_database, utcnow
 from kontroll.sampling.models import Draw
+from kontroll.sampling.services import run_draw
 from tests.conftest import PASSWORD, make_test_app
 
 
@@ -57,31 +58,15 @@ def add_user(session: Session, username: str, role: Role, unit: Unit | None, *, 
 
 
 def add_draw(session: Session, unit: Unit, period: str, drawer: User, *, voided: bool = False) -> Draw:
-    """A valid (or voided) draw for ``unit`` and ``period`` on a one-case list.
-
-    Only the columns the reminder job reads need to be meaningful; the rest are plausible.
-    """
-    snapshot = import_file(session, drawer, unit, "Ärendenummer;Handläggare\r\nEB-1;Anna\r\n".encode(),
-                           "x.csv", source="cli")
-    now = utcnow()
-    draw = Draw(
-        unit_id=unit.id,
-        period=period,
-        snapshot_id=snapshot.id,
-        snapshot_sha256=snapshot.sha256,
-        seed="0" * 32,
-        method_name="test",
-        method_version=1,
-        sample_size=1,
-        population_size=1,
-        eligible_size=1,
-        drawn_by_id=drawer.id,
-        drawn_dt=now,
-        voided_dt=now if voided else None,
-        voided_by_id=drawer.id if voided else None,
-        void_reason="test" if voided else None,
-    )
-    session.add(draw)
+    """A real draw for ``unit`` and ``period`` (through the draw service) from a three-case
+    list; ``voided=True`` then voids it the way a redraw does, leaving no valid draw."""
+    import_file(session, drawer, unit, "Ärendenummer;Handläggare\r\nEB-1;Anna\r\nEB-2;Anna\r\nEB-3;Bo\r\n".encode(),
+                "x.csv", source="cli")
+    draw = run_draw(session, drawer, unit, period)
+    if voided:
+        draw.voided_dt = utcnow()
+        draw.voided_by_id = drawer.id
+        draw.void_reason = "Testet makulerar stickprovet."
     session.commit()
     return draw
 
@@ -107,6 +92,8 @@ class SmtpServer:
     received: list[ReceivedMail] = field(default_factory=list)
     #: RCPT TO addresses containing this are refused with 550
     refuse: str = "avvisad"
+    #: seconds to wait before accepting each message (a slow server)
+    delay: float = 0.0
 
 
 class _SmtpHandler(socketserver.StreamRequestHandler):
@@ -147,6 +134,8 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                     if data_line in (b".\r\n", b".\n", b""):
                         break
                     lines.append(data_line[1:] if data_line.startswith(b"..") else data_line)
+                if state.delay:
+                    threading.Event().wait(state.delay)
                 state.received.append(ReceivedMail(mail_from, rcpts, b"".join(lines)))
                 self._reply("250 queued")
             elif verb in ("RSET", "NOOP"):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+
+import pytest
 
 from sqlalchemy import select
 
@@ -119,3 +122,35 @@ def test_without_public_url_the_mail_carries_the_path(app, db, world, smtp_serve
     db.commit()
     _send(app)
     assert "Öppna: /enheter/IFO-FS\r\n" in smtp_server.received[0].message.get_content()
+
+
+@pytest.mark.concurrency
+def test_two_senders_at_once_never_send_the_same_mail_twice(app, db, world, smtp_server):
+    """Two schedulers started by mistake: the rows being sent are locked (FOR UPDATE SKIP
+    LOCKED on PostgreSQL, the write lock on SQLite), so each e-mail goes out once."""
+    _smtp(app, smtp_server.host, smtp_server.port)
+    smtp_server.delay = 0.1  # the first sender is still busy when the second one looks
+    _with_email(db, world, "forste", "forste@kommun.example")
+    for i in range(6):
+        svc.notify(db, world["forste"], kind="x", title=f"Nr {i}", dedupe_key=f"c:{i}")
+    db.commit()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            barrier.wait()
+            _send(app)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    subjects = sorted(m.message["Subject"] for m in smtp_server.received)
+    assert subjects == [f"kontroll: Nr {i}" for i in range(6)]
+    db.expire_all()
+    assert db.scalars(select(Notification.emailed_dt)).all().count(None) == 0

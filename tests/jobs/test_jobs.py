@@ -269,5 +269,10 @@ def test_a_new_job_is_one_decorated_function(app, db, world, monkeypatch):
         jobs.job("count_users", period=jobs.by_day, schedule={}, schedule_label="", description="")(count_users)
 
 
-def test_swedish_month_names():
-    assert [jobs.month_label(dt.date(2026, m, 1)) for m in (1, 5, 12)] == ["januari 2026", "maj 2026", "december 2026"]
+@pytest.mark.parametrize(("day", "label"), [("2026-05-04", "maj 2026"), ("2027-03-01", "mars 2027")])
+def test_titles_name_the_month_in_swedish(app, db, world, day, label):
+    _run(app, "draw_due", day)
+    db.expire_all()
+    titles = set(db.scalars(select(Notification.title)))
+    assert titles == {f"Dags att dra månadens stickprov för IFO-FS ({label})",
+                      f"Dags att dra månadens stickprov för INT ({label})"}
