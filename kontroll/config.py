@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_FROM": "kontroll@localhost",
     # The address people use to reach kontroll, for links in e-mail (e.g. https://kontroll.kommun.se).
     "PUBLIC_URL": "",
+    # Where the checklist templates (mallar) are; empty: the checklists/ folder beside the package.
+    "CHECKLISTS_DIR": "",
+    # The template id used for stickprov reviews; empty: the first template of kind stickprov.
+    "STICKPROV_TEMPLATE": "",
+    # A drawn case not signed by the end of this many months after its draw month is "försenad".
+    "REVIEW_LATE_AFTER_MONTHS": 1,
     # Trust X-Forwarded-* from this many proxies (0: none).
     "PROXY_COUNT": 0,
 }

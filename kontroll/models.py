@@ -19,3 +19,11 @@ from kontroll.cases.models import (  # noqa: F401, E402
     SnapshotCase,
 )
 from kontroll.sampling.models import Assignment, Draw, DrawnCase  # noqa: F401, E402
+from kontroll.reviews.models import (  # noqa: F401, E402
+    Atgard,
+    Brist,
+    Feedback,
+    Review,
+    ReviewAnswer,
+    TemplateVersion,
+)

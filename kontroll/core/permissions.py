@@ -28,6 +28,10 @@ class Perm(enum.StrEnum):
     VERIFY_DRAW = "verify_draw"
     ASSIGN_REVIEWER = "assign_reviewer"
     VIEW_CASE = "view_case"  # a case's page: its history in draws
+    VIEW_REVIEWS = "view_reviews"  # reviews, brister and åtgärder of the unit, with case references
+    MANAGE_ATGARDER = "manage_atgarder"  # open åtgärder for brister, mark any of them genomförd
+    VERIFY_ATGARD = "verify_atgard"  # verify a genomförd åtgärd (never one's own)
+    RECEIVE_FEEDBACK = "receive_feedback"  # återkoppling and brister on one's own cases
 
 
 R = Role
@@ -52,6 +56,10 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.VIEW_CASE: frozenset(
         {R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}
     ),
+    Perm.VIEW_REVIEWS: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}),
+    Perm.MANAGE_ATGARDER: frozenset({R.SEKTIONSCHEF}),
+    Perm.VERIFY_ATGARD: frozenset({R.SEKTIONSCHEF, R.ENHETSCHEF}),
+    Perm.RECEIVE_FEEDBACK: frozenset({R.SOCIALSEKRETERARE}),
 }
 
 #: roles that may review a drawn case (by default; others need a recorded override)

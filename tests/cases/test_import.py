@@ -25,7 +25,7 @@ from kontroll.core import users as user_svc
 from kontroll.db import Base, get_database
 from tests.conftest import csrf_from, login
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"  # copies of ../shared/data (test personnummer only)
 UTF8 = DATA / "arendelista-utf8-bom.csv"
 ANSI = DATA / "arendelista-ansi.csv"
 XLSX = DATA / "arendelista.xlsx"

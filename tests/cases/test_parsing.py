@@ -35,7 +35,7 @@ from kontroll.cases.parsing import (
     snapshot_sha256,
 )
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[1] / "data"  # copies of ../shared/data
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "caselist-canonical-form.md"
 

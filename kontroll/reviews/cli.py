@@ -1,0 +1,47 @@
+"""``kontroll checklists validate``: check every template file, and the files against the
+template versions already used."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from kontroll.checklists.templates import _load_directory
+from kontroll.db import get_database
+from kontroll.reviews import services as svc
+from kontroll.reviews.views import checklists_dir
+
+checklists_cli = AppGroup("checklists", help="Checklistmallar.")
+
+
+@checklists_cli.command("validate")
+@click.option("--dir", "directory", default=None, help="Mallkatalogen (standard: checklists/ eller CHECKLISTS_DIR)")
+def validate(directory: str | None) -> None:
+    """Kontrollera alla mallar: format, obligatoriska uppgifter och att använda versioner inte ändrats."""
+    from pathlib import Path
+
+    path = Path(directory) if directory else checklists_dir(current_app)
+    templates, errors = _load_directory(path)
+    try:
+        with get_database(current_app).session_scope() as session:
+            errors.extend(svc.database_problems(session, templates))
+    except SQLAlchemyError:
+        click.echo("VARNING: databasen kunde inte läsas; mallarna jämfördes inte med använda versioner.")
+    today = dt.date.today()
+    for template in sorted(templates.values(), key=lambda t: t.id):
+        if template.is_overdue(today):
+            click.echo(
+                f"VARNING: mallen ”{template.title}” ({template.id}) skulle ha reviderats senast "
+                f"{template.revideras_senast.isoformat()} (ansvarig: {template.ansvarig_funktion})."
+            )
+    if errors:
+        for message in errors:
+            click.echo(f"FEL: {message}", err=True)
+        click.echo(f"{len(errors)} fel i mallarna i {path}.", err=True)
+        sys.exit(1)
+    click.echo(f"Alla mallar är giltiga ({len(templates)} st i {path}).")

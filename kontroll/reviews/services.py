@@ -1,0 +1,553 @@
+"""Reviews, brister and åtgärder as services: the rules hold for every caller.
+
+- A template version is stored the first time it is used; a file whose content differs
+  from a stored version with the same id and version is refused everywhere.
+- Only the current assigned reviewer answers a review; a signed review (klar) never changes.
+- Signing needs every item answered and a comment where the template requires one; it turns
+  every deviating answer into a brist.
+- Åtgärder go öppen → genomförd (owner or sektionschef, with a note) → verifierad (never by
+  the owner).
+
+Services take the acting user, check before they change anything, audit and flush.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from kontroll.cases.models import SnapshotCase
+from kontroll.checklists.templates import ANSWER_LABELS, Template, TemplateError, load_templates, template_from_canonical_json
+from kontroll.core import audit
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Unit, User
+from kontroll.core.permissions import Perm, PermissionDenied, can, roles_in
+from kontroll.db import utcnow
+from kontroll.reviews.models import (
+    Atgard,
+    AtgardState,
+    Brist,
+    Feedback,
+    Review,
+    ReviewAnswer,
+    ReviewState,
+    TemplateVersion,
+)
+from kontroll.sampling.models import Assignment, Draw, DrawnCase
+
+STATE_LABELS = {"ej_tilldelad": "Ej tilldelad", "tilldelad": "Tilldelad", "pågående": "Pågående", "klar": "Klar",
+                "försenad": "Försenad"}
+ATGARD_LABELS = {"öppen": "Öppen", "genomförd": "Genomförd", "verifierad": "Verifierad"}
+FEEDBACK_METHODS = {"muntligt": "Muntligt", "skriftligt": "Skriftligt", "vid_mote": "Vid möte",
+                    "arendedragning": "Vid ärendedragning", "annat": "Annat"}
+MAX_COMMENT = 5000
+MIN_NOTE = 5
+
+
+# --- templates: loading and freezing ----------------------------------------------------
+
+
+def file_templates(directory: Path) -> dict[str, Template]:
+    try:
+        return load_templates(directory)
+    except TemplateError as exc:
+        raise ValidationError(f"Mallarna kunde inte läsas: {exc.message}") from exc
+
+
+def changed_message(template: Template) -> str:
+    return (
+        f"Mallen ”{template.title}” ({template.id}) version {template.version} har ändrats utan att versionen "
+        "höjts. En använd mallversion får aldrig ändras, eftersom gamla granskningar ska visas med de frågor som "
+        "besvarades. Höj versionen i mallfilen (och fastställ den på nytt) eller återställ filen. "
+        "Ingenting har sparats."
+    )
+
+
+def stored_version(session: Session, template_id: str, version: int) -> TemplateVersion | None:
+    return session.scalar(
+        select(TemplateVersion).where(TemplateVersion.template_id == template_id, TemplateVersion.version == version)
+    )
+
+
+def check_unchanged(session: Session, template: Template) -> TemplateVersion | None:
+    """The stored version of ``template``, if any; refuses a file changed without a version bump."""
+    stored = stored_version(session, template.id, template.version)
+    if stored is not None and stored.content_hash != template.content_hash:
+        raise ValidationError(changed_message(template))
+    return stored
+
+
+def freeze_version(session: Session, template: Template) -> TemplateVersion:
+    """The stored version of ``template``, stored now if this is its first use."""
+    stored = check_unchanged(session, template)
+    if stored is not None:
+        return stored
+    row = TemplateVersion(
+        template_id=template.id, version=template.version, title=template.title, kind=template.kind,
+        content=template.canonical_json, content_hash=template.content_hash, first_used_dt=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # stored at the same moment by another request: use that one (if it is the same)
+        stored = check_unchanged(session, template)
+        assert stored is not None
+        return stored
+    audit.record(session, "system", "template.freeze", object_type="template_version", object_id=row.id,
+                 details={"template": template.id, "version": template.version, "sha256": template.content_hash})
+    return row
+
+
+def template_of(version: TemplateVersion) -> Template:
+    return template_from_canonical_json(version.content, version.content_hash)
+
+
+def stickprov_template(directory: Path, template_id: str | None = None) -> Template:
+    templates = file_templates(directory)
+    if template_id:
+        if template_id not in templates:
+            raise ValidationError(f"Mallen ”{template_id}” finns inte i mallkatalogen.")
+        return templates[template_id]
+    for template in templates.values():
+        if template.kind == "stickprov":
+            return template
+    raise ValidationError("Det finns ingen mall för stickprovsgranskning i mallkatalogen.")
+
+
+def database_problems(session: Session, templates: dict[str, Template]) -> list[str]:
+    """Files changed without a version bump, compared with the stored versions."""
+    return [changed_message(t) for t in templates.values()
+            if (s := stored_version(session, t.id, t.version)) is not None and s.content_hash != t.content_hash]
+
+
+# --- the reviewer's cases ---------------------------------------------------------------
+
+
+@dataclass
+class MyCase:
+    drawn_case: DrawnCase
+    review: Review | None
+
+    @property
+    def state(self) -> str:
+        return self.review.state if self.review else ReviewState.TILLDELAD.value
+
+
+def my_cases(session: Session, user: User) -> list[MyCase]:
+    """Cases whose current reviewer is ``user``, in valid draws, newest first."""
+    rows = session.execute(
+        select(DrawnCase, Assignment)
+        .join(Assignment, Assignment.drawn_case_id == DrawnCase.id)
+        .join(Draw, Draw.id == DrawnCase.draw_id)
+        .where(Assignment.reviewer_id == user.id, Assignment.replaced_dt.is_(None), Draw.voided_dt.is_(None))
+        .order_by(Draw.period.desc(), DrawnCase.position)
+    ).all()
+    reviews = {r.assignment_id: r for r in session.scalars(
+        select(Review).where(Review.assignment_id.in_([a.id for _, a in rows]))
+    )} if rows else {}
+    return [MyCase(dc, reviews.get(a.id)) for dc, a in rows]
+
+
+def open_count(session: Session, user: User) -> int:
+    return sum(1 for c in my_cases(session, user) if c.state != ReviewState.KLAR)
+
+
+def is_current_reviewer(user: User, drawn_case: DrawnCase) -> bool:
+    current = drawn_case.current_assignment
+    return current is not None and current.reviewer_id == user.id and not drawn_case.draw.is_voided
+
+
+def review_for_assignment(session: Session, assignment: Assignment) -> Review | None:
+    return session.scalar(select(Review).where(Review.assignment_id == assignment.id))
+
+
+def open_review(session: Session, actor: User, drawn_case: DrawnCase, template: Template) -> Review:
+    """The review of the current assignment, created (state tilldelad, template frozen) on
+    first opening. Only the current assigned reviewer may open it."""
+    if not is_current_reviewer(actor, drawn_case):
+        raise PermissionDenied("Bara den utsedda granskaren kan granska ärendet.")
+    assignment = drawn_case.current_assignment
+    assert assignment is not None
+    existing = review_for_assignment(session, assignment)
+    if existing is not None:
+        return existing
+    version = freeze_version(session, template)
+    review = Review(
+        unit_id=drawn_case.draw.unit_id, drawn_case_id=drawn_case.id, assignment_id=assignment.id,
+        reviewer_id=actor.id, template_version_id=version.id, state=ReviewState.TILLDELAD.value,
+        created_dt=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(review)
+            session.flush()
+    except IntegrityError:
+        existing = review_for_assignment(session, assignment)
+        assert existing is not None
+        return existing
+    audit.record(session, actor, "review.create", object_type="review", object_id=review.id,
+                 unit=review.unit_id, details={"case": drawn_case.case_ref, "template": template.id,
+                                               "version": template.version})
+    return review
+
+
+# --- answering ----------------------------------------------------------------------------
+
+#: item key -> (answer or "", comment)
+Answers = dict[str, tuple[str, str]]
+
+
+class IncompleteReview(ValidationError):
+    """Signing refused: ``item_errors`` maps item keys to Swedish messages."""
+
+    def __init__(self, message: str, item_errors: dict[str, str]) -> None:
+        super().__init__(message)
+        self.item_errors = item_errors
+
+
+def answers_from_form(template: Template, form: Any) -> Answers:
+    return {item.key: ((form.get(f"svar-{item.key}") or "").strip(), (form.get(f"kommentar-{item.key}") or "").strip())
+            for _, item in template.items()}
+
+
+def answers_of(review: Review) -> Answers:
+    return {a.item_key: (a.answer or "", a.comment or "") for a in review.answers}
+
+
+def _check_can_answer(actor: User, review: Review) -> None:
+    if review.reviewer_id != actor.id:
+        raise PermissionDenied("Bara den utsedda granskaren kan besvara granskningen.")
+    if review.is_signed:
+        raise ValidationError(
+            f"Granskningen av {review.drawn_case.case_ref} är klarmarkerad "
+            f"{review.signed_dt.strftime('%Y-%m-%d') if review.signed_dt else ''} och kan inte ändras. Ingenting har sparats."
+        )
+    if not is_current_reviewer(actor, review.drawn_case) or review.drawn_case.current_assignment.id != review.assignment_id:
+        raise PermissionDenied("Bara den utsedda granskaren kan besvara granskningen.")
+
+
+def _check_values(template: Template, answers: Answers) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for _, item in template.items():
+        answer, comment = answers.get(item.key, ("", ""))
+        if answer and answer not in item.answers:
+            errors[item.key] = "Välj ett av svarsalternativen."
+        if len(comment) > MAX_COMMENT:
+            errors[item.key] = f"Kommentaren får vara högst {MAX_COMMENT} tecken."
+    return errors
+
+
+def _write_answers(session: Session, review: Review, template: Template, answers: Answers) -> int:
+    existing = {a.item_key: a for a in review.answers}
+    changed = 0
+    for _, item in template.items():
+        answer, comment = answers.get(item.key, ("", ""))
+        row = existing.get(item.key)
+        if not answer and not comment:
+            if row is not None:
+                session.delete(row)
+                review.answers.remove(row)
+                changed += 1
+            continue
+        if row is None:
+            row = ReviewAnswer(review_id=review.id, item_key=item.key)
+            review.answers.append(row)
+            session.add(row)
+        if (row.answer, row.comment) != (answer or None, comment or None):
+            row.answer, row.comment = answer or None, comment or None
+            changed += 1
+    return changed
+
+
+def save_draft(session: Session, actor: User, review: Review, answers: Answers) -> Review:
+    _check_can_answer(actor, review)
+    template = template_of(review.template_version)
+    errors = _check_values(template, answers)
+    if errors:
+        raise IncompleteReview("Några svar kunde inte sparas. Rätta de markerade frågorna.", errors)
+    changed = _write_answers(session, review, template, answers)
+    now = utcnow()
+    if review.state == ReviewState.TILLDELAD:
+        review.state = ReviewState.PAGAENDE.value
+        review.started_dt = now
+    session.flush()
+    audit.record(session, actor, "review.save", object_type="review", object_id=review.id, unit=review.unit_id,
+                 details={"case": review.drawn_case.case_ref, "changed": changed,
+                          "answered": sum(1 for a, _ in answers.values() if a)})
+    return review
+
+
+def sign(session: Session, actor: User, review: Review, answers: Answers) -> Review:
+    """Klarmarkera: every item answered, comments where required; deviations become brister."""
+    _check_can_answer(actor, review)
+    template = template_of(review.template_version)
+    errors = _check_values(template, answers)
+    for _, item in template.items():
+        if item.key in errors:
+            continue
+        answer, comment = answers.get(item.key, ("", ""))
+        if not answer:
+            errors[item.key] = "Svar saknas."
+        elif item.requires_comment(answer) and not comment:
+            errors[item.key] = f"Svaret ”{ANSWER_LABELS[answer]}” kräver en kommentar."
+    if errors:
+        n = len(errors)
+        raise IncompleteReview(
+            f"Granskningen kan inte klarmarkeras: {n} {'fråga behöver' if n == 1 else 'frågor behöver'} "
+            "kompletteras. Dina svar finns kvar i formuläret men är inte sparade.",
+            errors,
+        )
+    _write_answers(session, review, template, answers)
+    now = utcnow()
+    if review.started_dt is None:
+        review.started_dt = now
+    review.state = ReviewState.KLAR.value
+    review.signed_dt = now
+    brister = []
+    for area, item in template.items():
+        answer, comment = answers[item.key]
+        if item.is_deviation(answer):
+            brist = Brist(review_id=review.id, unit_id=review.unit_id, area_key=area.key, area_title=area.title,
+                          item_key=item.key, question=item.question, answer=answer, comment=comment or None,
+                          created_dt=now)
+            session.add(brist)
+            brister.append(item.key)
+    session.flush()
+    audit.record(session, actor, "review.sign", object_type="review", object_id=review.id, unit=review.unit_id,
+                 details={"case": review.drawn_case.case_ref, "brister": brister,
+                          "template": review.template_version.template_id,
+                          "version": review.template_version.version})
+    return review
+
+
+# --- återkoppling -------------------------------------------------------------------------
+
+
+def record_feedback(session: Session, actor: User, review: Review, given_on: str | dt.date, method: str,
+                    note: str, today: dt.date | None = None) -> Feedback:
+    if review.reviewer_id != actor.id:
+        raise PermissionDenied("Bara granskaren registrerar återkoppling till handläggaren.")
+    if not review.is_signed:
+        raise ValidationError("Klarmarkera granskningen innan du registrerar återkopplingen.")
+    day = parse_date(given_on, "given_on", "Datum för återkopplingen")
+    if day > (today or dt.date.today()):
+        raise ValidationError("Återkopplingen kan inte ha getts i framtiden.", "given_on")
+    if method not in FEEDBACK_METHODS:
+        raise ValidationError("Välj hur återkopplingen gavs.", "method")
+    note = note.strip()
+    if len(note) > MAX_COMMENT:
+        raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "note")
+    row = Feedback(review_id=review.id, given_on=day, method=method, note=note or None, recorded_by_id=actor.id,
+                   recorded_dt=utcnow())
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "review.feedback", object_type="review", object_id=review.id, unit=review.unit_id,
+                 details={"given_on": day, "method": method})
+    return row
+
+
+def parse_date(value: str | dt.date, field_name: str, label: str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat((value or "").strip())
+    except ValueError:
+        raise ValidationError(f"{label} ska skrivas ÅÅÅÅ-MM-DD, t.ex. 2026-12-15.", field_name) from None
+
+
+# --- who may see what ---------------------------------------------------------------------
+
+
+def handlaggare_id(review: Review) -> int | None:
+    return review.drawn_case.snapshot_case.handlaggare_user_id
+
+
+def may_view_review(user: User, review: Review) -> bool:
+    if can(user, Perm.VIEW_REVIEWS, review.unit_id) or user.id == review.reviewer_id:
+        return True
+    return review.is_signed and handlaggare_id(review) == user.id and can(user, Perm.RECEIVE_FEEDBACK, review.unit_id)
+
+
+def feedback_for_handlaggare(session: Session, user: User) -> list[Review]:
+    """Signed reviews of the cases ``user`` handles (per the drawn snapshot)."""
+    units = [a.unit_id for a in user.role_assignments if a.unit_id is not None and can(user, Perm.RECEIVE_FEEDBACK, a.unit_id)]
+    if not units:
+        return []
+    return list(session.scalars(
+        select(Review)
+        .join(DrawnCase, DrawnCase.id == Review.drawn_case_id)
+        .join(SnapshotCase, SnapshotCase.id == DrawnCase.snapshot_case_id)
+        .where(SnapshotCase.handlaggare_user_id == user.id, Review.state == ReviewState.KLAR.value,
+               Review.unit_id.in_(units))
+        .order_by(Review.signed_dt.desc())
+        .options(selectinload(Review.brister), selectinload(Review.feedback))
+    ))
+
+
+# --- åtgärder -----------------------------------------------------------------------------
+
+
+def open_atgard(session: Session, actor: User, unit: Unit, brist_ids: list[int], description: str, owner: User | None,
+                due: str | dt.date, today: dt.date | None = None) -> Atgard:
+    if not can(actor, Perm.MANAGE_ATGARDER, unit):
+        raise PermissionDenied("Bara sektionschefen öppnar åtgärder.")
+    brister = list(session.scalars(select(Brist).where(Brist.id.in_(brist_ids), Brist.unit_id == unit.id))) if brist_ids else []
+    if not brister or len(brister) != len(set(brist_ids)):
+        raise ValidationError("Välj minst en brist i enheten som åtgärden gäller.", "brister")
+    description = description.strip()
+    if len(description) < MIN_NOTE:
+        raise ValidationError("Beskriv åtgärden (minst fem tecken).", "description")
+    if owner is None or not owner.is_active or not roles_in(owner, unit):
+        raise ValidationError("Välj en ansvarig som har en roll i enheten.", "owner")
+    due_date = parse_date(due, "due_date", "Sista datum")
+    if due_date < (today or dt.date.today()):
+        raise ValidationError("Sista datum kan inte ligga i det förflutna.", "due_date")
+    atgard = Atgard(unit_id=unit.id, description=description, owner_id=owner.id, due_date=due_date,
+                    state=AtgardState.OPPEN.value, created_by_id=actor.id, created_dt=utcnow())
+    atgard.brister = brister
+    session.add(atgard)
+    session.flush()
+    audit.record(session, actor, "atgard.create", object_type="atgard", object_id=atgard.id, unit=unit,
+                 details={"brister": sorted(b.id for b in brister), "owner": owner.username, "due_date": due_date})
+    return atgard
+
+
+def complete_atgard(session: Session, actor: User, atgard: Atgard, note: str) -> Atgard:
+    if not (actor.id == atgard.owner_id or can(actor, Perm.MANAGE_ATGARDER, atgard.unit_id)):
+        raise PermissionDenied("Bara den ansvariga eller sektionschefen kan markera åtgärden som genomförd.")
+    if atgard.state != AtgardState.OPPEN:
+        raise ValidationError(f"Åtgärden är redan {ATGARD_LABELS[atgard.state].lower()}.")
+    note = note.strip()
+    if len(note) < MIN_NOTE:
+        raise ValidationError("Beskriv vad som har gjorts (minst fem tecken).", "done_note")
+    atgard.state = AtgardState.GENOMFORD.value
+    atgard.done_dt = utcnow()
+    atgard.done_by_id = actor.id
+    atgard.done_note = note
+    session.flush()
+    audit.record(session, actor, "atgard.done", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
+                 details={"note": note})
+    return atgard
+
+
+def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
+                  confirming_review: Review | None = None) -> Atgard:
+    if not can(actor, Perm.VERIFY_ATGARD, atgard.unit_id):
+        raise PermissionDenied("Bara sektionschef eller enhetschef verifierar åtgärder.")
+    if actor.id == atgard.owner_id:
+        raise ValidationError("Den som är ansvarig för åtgärden kan inte själv verifiera den. Be någon annan.")
+    if atgard.state != AtgardState.GENOMFORD:
+        raise ValidationError("Åtgärden måste vara genomförd innan den kan verifieras."
+                              if atgard.state == AtgardState.OPPEN else "Åtgärden är redan verifierad.")
+    if confirming_review is not None:
+        if (confirming_review.unit_id != atgard.unit_id or not confirming_review.is_signed
+                or confirming_review.signed_dt is None or confirming_review.signed_dt < atgard.created_dt):
+            raise ValidationError("Den bekräftande granskningen ska vara en senare, klarmarkerad granskning i enheten.",
+                                  "confirming_review")
+    atgard.state = AtgardState.VERIFIERAD.value
+    atgard.verified_dt = utcnow()
+    atgard.verified_by_id = actor.id
+    atgard.verified_note = note.strip() or None
+    atgard.confirming_review_id = confirming_review.id if confirming_review else None
+    session.flush()
+    audit.record(session, actor, "atgard.verify", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
+                 details={"note": atgard.verified_note, "confirming_review": atgard.confirming_review_id})
+    return atgard
+
+
+def brister_for_unit(session: Session, unit: Unit, area: str | None = None, without_atgard: bool = False) -> list[Brist]:
+    query = (select(Brist).where(Brist.unit_id == unit.id).order_by(Brist.created_dt.desc(), Brist.id)
+             .options(selectinload(Brist.atgarder), selectinload(Brist.review).selectinload(Review.drawn_case)))
+    if area:
+        query = query.where(Brist.area_key == area)
+    rows = list(session.scalars(query))
+    return [b for b in rows if not b.atgarder] if without_atgard else rows
+
+
+def atgarder_for_unit(session: Session, unit: Unit, *, state: str | None = None, area: str | None = None,
+                      overdue: bool = False, today: dt.date | None = None) -> list[Atgard]:
+    today = today or dt.date.today()
+    query = (select(Atgard).where(Atgard.unit_id == unit.id).order_by(Atgard.due_date, Atgard.id)
+             .options(selectinload(Atgard.brister), selectinload(Atgard.owner)))
+    if state in ATGARD_LABELS:
+        query = query.where(Atgard.state == state)
+    rows = list(session.scalars(query))
+    if area:
+        rows = [a for a in rows if any(b.area_key == area for b in a.brister)]
+    if overdue:
+        rows = [a for a in rows if a.is_overdue(today)]
+    return rows
+
+
+def areas_in_unit(session: Session, unit: Unit) -> list[tuple[str, str]]:
+    return sorted(set(session.execute(select(Brist.area_key, Brist.area_title).where(Brist.unit_id == unit.id)).tuples()),
+                  key=lambda r: r[1])
+
+
+# --- the month's overview -----------------------------------------------------------------
+
+
+def late_after(period: str, months: int) -> dt.date:
+    """The last day by which a review of ``period`` must be signed."""
+    year, month = (int(x) for x in period.split("-"))
+    month += months
+    year += (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+@dataclass
+class OverviewRow:
+    drawn_case: DrawnCase
+    reviewer: User | None
+    review: Review | None
+    state: str
+    brister: int = 0
+
+
+@dataclass
+class Overview:
+    draw: Draw | None
+    deadline: dt.date
+    rows: list[OverviewRow] = field(default_factory=list)
+
+
+def month_overview(session: Session, unit: Unit, period: str, today: dt.date, late_months: int = 1) -> Overview:
+    deadline = late_after(period, late_months)
+    draw = session.scalar(select(Draw).where(Draw.unit_id == unit.id, Draw.period == period, Draw.voided_dt.is_(None)))
+    overview = Overview(draw, deadline)
+    if draw is None:
+        return overview
+    reviews = list(session.scalars(select(Review).where(Review.drawn_case_id.in_([c.id for c in draw.cases]))
+                                   .options(selectinload(Review.brister))))
+    for dc in draw.cases:
+        current = dc.current_assignment
+        signed = next((r for r in reviews if r.drawn_case_id == dc.id and r.is_signed), None)
+        review = signed or next((r for r in reviews if current and r.assignment_id == current.id), None)
+        if review is not None and review.is_signed:
+            state = "klar"
+        elif today > deadline:
+            state = "försenad"
+        elif current is None:
+            state = "ej_tilldelad"
+        else:
+            state = review.state if review else "tilldelad"
+        overview.rows.append(OverviewRow(dc, current.reviewer if current else None, review, state,
+                                         len(review.brister) if review else 0))
+    return overview
+
+
+def overdue_atgarder(session: Session, unit: Unit, today: dt.date) -> list[Atgard]:
+    return list(session.scalars(
+        select(Atgard).where(Atgard.unit_id == unit.id, Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
+        .order_by(Atgard.due_date)
+    ))

@@ -1,0 +1,391 @@
+"""Pages: Mina granskningar, the checklist form, återkoppling, the month's overview, brister
+and åtgärder."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kontroll.checklists.templates import ANSWER_LABELS
+from kontroll.core import hooks
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import RoleAssignment, Unit, User
+from kontroll.core.permissions import Perm, PermissionDenied, can, can_anywhere
+from kontroll.core.web import current_user, flash, login_required, require_perm
+from kontroll.db import get_session, utcnow
+from kontroll.reviews import services as svc
+from kontroll.reviews.models import Atgard, Review
+from kontroll.sampling.models import DrawnCase
+from kontroll.sampling.services import parse_period, period_label, period_of
+
+bp = Blueprint("reviews", __name__)
+
+
+def checklists_dir(app: Flask | None = None) -> Path:
+    app = app or current_app
+    configured = app.config.get("CHECKLISTS_DIR")
+    return Path(configured) if configured else Path(app.root_path).parent / "checklists"
+
+
+def _template():
+    return svc.stickprov_template(checklists_dir(), current_app.config.get("STICKPROV_TEMPLATE"))
+
+
+def _today() -> dt.date:
+    return utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def _me() -> User:
+    user = current_user()
+    assert user is not None
+    return user
+
+
+def _unit(code: str) -> Unit:
+    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
+    if unit is None:
+        abort(404)
+    return unit
+
+
+@bp.app_template_global()
+def open_review_count() -> int:
+    user = current_user()
+    return svc.open_count(get_session(), user) if user else 0
+
+
+@bp.app_template_global()
+def feedback_count() -> int:
+    user = current_user()
+    if user is None or not can_anywhere(user, Perm.RECEIVE_FEEDBACK):
+        return 0
+    return len(svc.feedback_for_handlaggare(get_session(), user))
+
+
+# --- the reviewer ---------------------------------------------------------------------------
+
+
+@bp.get("/granskningar")
+@login_required
+def mine() -> str:
+    db = get_session()
+    cases = svc.my_cases(db, _me())
+    problem = None
+    if any(c.review is None for c in cases):
+        try:
+            svc.check_unchanged(db, _template())
+        except ValidationError as err:
+            problem = err.message
+    return render_template("reviews/mine.html", cases=cases, labels=svc.STATE_LABELS, label=period_label,
+                           problem=problem)
+
+
+@bp.route("/granskningar/arende/<int:drawn_case_id>", methods=["GET", "POST"])
+@login_required
+def start(drawn_case_id: int) -> Response:
+    """Open the review of a drawn case; the first POST creates it and freezes the template."""
+    db = get_session()
+    drawn_case = db.get(DrawnCase, drawn_case_id)
+    if drawn_case is None:
+        abort(404)
+    me = _me()
+    current = drawn_case.current_assignment
+    if current is not None:
+        review = svc.review_for_assignment(db, current)
+        if review is not None and svc.may_view_review(me, review):
+            return redirect(url_for("reviews.review", review_id=review.id))
+    if not svc.is_current_reviewer(me, drawn_case):
+        if can(me, Perm.VIEW_REVIEWS, drawn_case.draw.unit_id):
+            raise PermissionDenied("Bara den utsedda granskaren kan granska ärendet.")
+        abort(404)
+    if request.method == "GET":
+        # no state change on GET: the review (and the frozen template version) is created
+        # when the reviewer presses the button
+        return Response(render_template("reviews/start.html", drawn_case=drawn_case, label=period_label))
+    try:
+        review = svc.open_review(db, me, drawn_case, _template())
+    except ValidationError as err:
+        db.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("reviews.mine"))
+    db.commit()
+    return redirect(url_for("reviews.review", review_id=review.id))
+
+
+def _load_review(review_id: int) -> Review:
+    review = get_session().get(Review, review_id)
+    if review is None:
+        abort(404)
+    if not svc.may_view_review(_me(), review):
+        abort(404)
+    return review
+
+
+def _render_review(review: Review, answers: svc.Answers | None = None, error: ValidationError | None = None,
+                   status: int = 200) -> Response:
+    me = _me()
+    template = svc.template_of(review.template_version)
+    editable = not review.is_signed and svc.is_current_reviewer(me, review.drawn_case) and \
+        review.drawn_case.current_assignment.id == review.assignment_id
+    html = render_template(
+        "reviews/review.html", review=review, t=template, answers=answers if answers is not None else svc.answers_of(review),
+        editable=editable, error=error, item_errors=getattr(error, "item_errors", {}), ANSWER_LABELS=ANSWER_LABELS,
+        labels=svc.STATE_LABELS, label=period_label, methods=svc.FEEDBACK_METHODS,
+        can_feedback=review.is_signed and review.reviewer_id == me.id, form=request.form if error else {},
+        today=_today(),
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/granskningar/<int:review_id>")
+@login_required
+def review(review_id: int) -> Response:
+    return _render_review(_load_review(review_id))
+
+
+@bp.post("/granskningar/<int:review_id>")
+@login_required
+def answer(review_id: int) -> Response:
+    db = get_session()
+    review = _load_review(review_id)
+    template = svc.template_of(review.template_version)
+    answers = svc.answers_from_form(template, request.form)
+    signing = request.form.get("action") == "klarmarkera"
+    try:
+        if signing:
+            svc.sign(db, _me(), review, answers)
+        else:
+            svc.save_draft(db, _me(), review, answers)
+    except ValidationError as err:
+        db.rollback()
+        return _render_review(_load_review(review_id), answers, err, 422)
+    db.commit()
+    if signing:
+        n = len(review.brister)
+        flash(f"Granskningen av {review.drawn_case.case_ref} är klarmarkerad. "
+              + (f"{n} {'brist' if n == 1 else 'brister'} registrerades." if n else "Inga brister."), "success")
+    else:
+        flash("Utkastet är sparat. Du kan fortsätta senare.", "success")
+    return redirect(url_for("reviews.review", review_id=review.id))
+
+
+@bp.post("/granskningar/<int:review_id>/aterkoppling")
+@login_required
+def feedback(review_id: int) -> Response:
+    db = get_session()
+    review = _load_review(review_id)
+    try:
+        svc.record_feedback(db, _me(), review, request.form.get("given_on", ""), request.form.get("method", ""),
+                            request.form.get("note", ""), today=_today())
+    except ValidationError as err:
+        db.rollback()
+        return _render_review(_load_review(review_id), error=err, status=422)
+    db.commit()
+    flash("Återkopplingen är registrerad.", "success")
+    return redirect(url_for("reviews.review", review_id=review.id) + "#aterkoppling")
+
+
+# --- the handläggare ----------------------------------------------------------------------
+
+
+@bp.get("/aterkoppling")
+@login_required
+def my_feedback() -> str:
+    if not can_anywhere(_me(), Perm.RECEIVE_FEEDBACK):
+        raise PermissionDenied("Sidan är för handläggare: den visar återkoppling på dina egna ärenden.")
+    reviews = svc.feedback_for_handlaggare(get_session(), _me())
+    return render_template("reviews/my_feedback.html", reviews=reviews, methods=svc.FEEDBACK_METHODS,
+                           label=period_label)
+
+
+# --- the unit -----------------------------------------------------------------------------
+
+
+@bp.get("/enheter/<code>/granskningar")
+@login_required
+def overview(code: str) -> str:
+    unit = _unit(code)
+    require_perm(Perm.VIEW_REVIEWS, unit)
+    today = _today()
+    period = request.args.get("period") or period_of(today)
+    try:
+        period = parse_period(period)
+    except ValidationError:
+        period = period_of(today)
+    months = int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1))
+    ov = svc.month_overview(get_session(), unit, period, today, months)
+    year, month = (int(x) for x in period.split("-"))
+    prev = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+    nxt = f"{year + 1}-01" if month == 12 else f"{year}-{month + 1:02d}"
+    return render_template("reviews/overview.html", unit=unit, ov=ov, period=period, label=period_label,
+                           labels=svc.STATE_LABELS, prev=prev, nxt=nxt if nxt <= period_of(today) else None)
+
+
+@bp.get("/enheter/<code>/brister")
+@login_required
+def brister(code: str) -> Response:
+    return _render_brister(_unit(code))
+
+
+def _render_brister(unit: Unit, error: ValidationError | None = None, status: int = 200) -> Response:
+    require_perm(Perm.VIEW_REVIEWS, unit)
+    db = get_session()
+    area = request.args.get("omrade") or None
+    without = request.args.get("utan_atgard") == "1"
+    rows = svc.brister_for_unit(db, unit, area, without)
+    can_manage = can(_me(), Perm.MANAGE_ATGARDER, unit)
+    owners = []
+    if can_manage:
+        owners = list(db.scalars(
+            select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(RoleAssignment.unit_id == unit.id, User.is_active.is_(True)).distinct().order_by(User.full_name)
+        ))
+    html = render_template("reviews/brister.html", unit=unit, rows=rows, areas=svc.areas_in_unit(db, unit), area=area,
+                           without=without, can_manage=can_manage, owners=owners, error=error,
+                           form=request.form if error else {}, ANSWER_LABELS=ANSWER_LABELS,
+                           selected=request.form.getlist("brister") if error else [])
+    return Response(html, status=status)
+
+
+@bp.post("/enheter/<code>/atgarder")
+@login_required
+def atgard_create(code: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.MANAGE_ATGARDER, unit)
+    db = get_session()
+    try:
+        ids = [int(x) for x in request.form.getlist("brister") if x.isdigit()]
+        raw_owner = request.form.get("owner", "")
+        owner = db.get(User, int(raw_owner)) if raw_owner.isdigit() else None
+        atgard = svc.open_atgard(db, _me(), unit, ids, request.form.get("description", ""), owner,
+                                 request.form.get("due_date", ""), today=_today())
+    except ValidationError as err:
+        db.rollback()
+        return _render_brister(_unit(code), err, 422)
+    db.commit()
+    flash("Åtgärden är öppnad.", "success")
+    return redirect(url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id))
+
+
+@bp.get("/enheter/<code>/atgarder")
+@login_required
+def atgarder(code: str) -> str:
+    unit = _unit(code)
+    require_perm(Perm.VIEW_REVIEWS, unit)
+    db = get_session()
+    state = request.args.get("status") or None
+    area = request.args.get("omrade") or None
+    overdue = request.args.get("forsenade") == "1"
+    today = _today()
+    rows = svc.atgarder_for_unit(db, unit, state=state, area=area, overdue=overdue, today=today)
+    return render_template("reviews/atgarder.html", unit=unit, rows=rows, areas=svc.areas_in_unit(db, unit),
+                           state=state, area=area, overdue=overdue, today=today, labels=svc.ATGARD_LABELS)
+
+
+def _atgard(unit: Unit, atgard_id: int) -> Atgard:
+    atgard = get_session().get(Atgard, atgard_id)
+    if atgard is None or atgard.unit_id != unit.id:
+        abort(404)
+    return atgard
+
+
+def _may_see_atgard(user: User, atgard: Atgard) -> bool:
+    return can(user, Perm.VIEW_REVIEWS, atgard.unit_id) or atgard.owner_id == user.id
+
+
+def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = None, status: int = 200) -> Response:
+    me = _me()
+    if not _may_see_atgard(me, atgard):
+        abort(404)
+    db = get_session()
+    confirmable = []
+    if can(me, Perm.VERIFY_ATGARD, unit) and atgard.state == "genomförd":
+        confirmable = [r for r in db.scalars(
+            select(Review).where(Review.unit_id == unit.id, Review.state == "klar", Review.signed_dt >= atgard.created_dt)
+            .order_by(Review.signed_dt.desc())
+        )]
+    html = render_template(
+        "reviews/atgard.html", unit=unit, a=atgard, labels=svc.ATGARD_LABELS, error=error, today=_today(),
+        form=request.form if error else {}, confirmable=confirmable,
+        can_complete=atgard.state == "öppen" and (me.id == atgard.owner_id or can(me, Perm.MANAGE_ATGARDER, unit)),
+        can_verify=atgard.state == "genomförd" and can(me, Perm.VERIFY_ATGARD, unit) and me.id != atgard.owner_id,
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/enheter/<code>/atgarder/<int:atgard_id>")
+@login_required
+def atgard_detail(code: str, atgard_id: int) -> Response:
+    unit = _unit(code)
+    return _render_atgard(unit, _atgard(unit, atgard_id))
+
+
+@bp.post("/enheter/<code>/atgarder/<int:atgard_id>/genomford")
+@login_required
+def atgard_done(code: str, atgard_id: int) -> Response:
+    unit = _unit(code)
+    db = get_session()
+    atgard = _atgard(unit, atgard_id)
+    if not _may_see_atgard(_me(), atgard):
+        abort(404)
+    try:
+        svc.complete_atgard(db, _me(), atgard, request.form.get("done_note", ""))
+    except ValidationError as err:
+        db.rollback()
+        return _render_atgard(unit, _atgard(unit, atgard_id), err, 422)
+    db.commit()
+    flash("Åtgärden är markerad som genomförd.", "success")
+    return redirect(url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id))
+
+
+@bp.post("/enheter/<code>/atgarder/<int:atgard_id>/verifiera")
+@login_required
+def atgard_verify(code: str, atgard_id: int) -> Response:
+    unit = _unit(code)
+    db = get_session()
+    atgard = _atgard(unit, atgard_id)
+    if not _may_see_atgard(_me(), atgard):
+        abort(404)
+    try:
+        raw = request.form.get("confirming_review", "")
+        confirming = db.get(Review, int(raw)) if raw.isdigit() else None
+        if raw and confirming is None:
+            raise ValidationError("Den valda granskningen finns inte.", "confirming_review")
+        svc.verify_atgard(db, _me(), atgard, request.form.get("verified_note", ""), confirming)
+    except ValidationError as err:
+        db.rollback()
+        return _render_atgard(unit, _atgard(unit, atgard_id), err, 422)
+    db.commit()
+    flash("Åtgärden är verifierad.", "success")
+    return redirect(url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id))
+
+
+def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+    if not can(user, Perm.VIEW_REVIEWS, unit):
+        return None
+    today = utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    period = period_of(today)
+    ov = svc.month_overview(db, unit, period, today, int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1)))
+    previous = svc.month_overview(db, unit, _previous_period(period), today,
+                                  int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1)))
+    return "reviews/_unit_section.html", {
+        "period_label": period_label(period),
+        "done": sum(1 for r in ov.rows if r.state == "klar"),
+        "total": len(ov.rows),
+        "late": sum(1 for r in ov.rows + previous.rows if r.state == "försenad"),
+        "overdue": svc.overdue_atgarder(db, unit, today),
+    }
+
+
+def _previous_period(period: str) -> str:
+    year, month = (int(x) for x in period.split("-"))
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+hooks.unit_sections.append(_unit_section)
