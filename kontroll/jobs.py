@@ -318,3 +318,115 @@ def send_email(session: Session, today: dt.date, *, config: Mapping[str, Any]) -
     if report.error:
         text += " E-postservern svarade inte som väntat; nytt försök vid nästa körning."
     return text
+
+
+# --- reviews, åtgärder and templates ------------------------------------------------------
+
+
+def _users_with_role(session: Session, role: Any, unit: Unit | None = None) -> list[User]:
+    query = (
+        select(User)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.role == role, User.is_active.is_(True))
+        .distinct()
+        .order_by(User.id)
+    )
+    if unit is not None:
+        query = query.where(RoleAssignment.unit_id == unit.id)
+    return list(session.scalars(query))
+
+
+@job(
+    "overdue_atgarder",
+    period=by_day,
+    schedule=DAILY_0600,
+    schedule_label="varje dag kl. 06:00",
+    description="Påminn ägaren och sektionschefen om åtgärder som passerat sitt slutdatum",
+)
+def overdue_atgarder(session: Session, today: dt.date, *, config: Mapping[str, Any]) -> str:
+    """Once per åtgärd and person: the owner and the unit's sektionschefer."""
+    from kontroll.core.models import Role
+    from kontroll.reviews.services import overdue_atgarder as overdue
+
+    created = total = 0
+    for unit in session.scalars(select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)):
+        chefs = _users_with_role(session, Role.SEKTIONSCHEF, unit)
+        for atgard in overdue(session, unit, today):
+            total += 1
+            people = {u.id: u for u in [atgard.owner, *chefs] if u is not None and u.is_active}
+            for user in people.values():
+                created += notify(
+                    session, user, kind="atgard_overdue",
+                    title=f"Åtgärd i {unit.code} är försenad (slutdatum {atgard.due_date.isoformat()})",
+                    body=f"Åtgärden ”{atgard.description[:200]}” skulle ha varit genomförd {atgard.due_date.isoformat()}.",
+                    link=f"/enheter/{quote(unit.code, safe='')}/atgarder/{atgard.id}",
+                    dedupe_key=f"atgard_overdue:{atgard.id}:{user.id}",
+                ) is not None
+    return f"{total} försenade åtgärder; {created} nya påminnelser."
+
+
+@job(
+    "late_reviews",
+    period=by_day,
+    schedule=DAILY_0600,
+    schedule_label="varje dag kl. 06:00",
+    description="Påminn granskare och sektionschef om dragna ärenden som inte klarmarkerats i tid",
+)
+def late_reviews(session: Session, today: dt.date, *, config: Mapping[str, Any]) -> str:
+    """A drawn case not signed by the end of the month after its draw month (configurable:
+    REVIEW_LATE_AFTER_MONTHS) is försenad: once per case and person, the current reviewer and
+    the unit's sektionschefer are told."""
+    from kontroll.core.models import Role
+    from kontroll.reviews.services import month_overview
+    from kontroll.sampling.services import previous_periods
+
+    months = int(config.get("REVIEW_LATE_AFTER_MONTHS", 1))
+    created = late = 0
+    periods = previous_periods(by_month(today), months + 6)
+    for unit in session.scalars(select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)):
+        chefs = _users_with_role(session, Role.SEKTIONSCHEF, unit)
+        for period in periods:
+            overview = month_overview(session, unit, period, today, months)
+            for row in overview.rows:
+                if row.state != "försenad":
+                    continue
+                late += 1
+                people = {u.id: u for u in [row.reviewer, *chefs] if u is not None and u.is_active}
+                for user in people.values():
+                    created += notify(
+                        session, user, kind="review_late",
+                        title=f"Granskningen av {row.drawn_case.case_ref} ({unit.code}, {period_label(period)}) är försenad",
+                        body=f"Den skulle ha varit klarmarkerad senast {overview.deadline.isoformat()}.",
+                        link=f"/enheter/{quote(unit.code, safe='')}/granskningar?period={period}",
+                        dedupe_key=f"review_late:{row.drawn_case.id}:{user.id}",
+                    ) is not None
+    return f"{late} försenade granskningar; {created} nya påminnelser."
+
+
+@job(
+    "template_revision",
+    period=by_day,
+    schedule=DAILY_0600,
+    schedule_label="varje dag kl. 06:00",
+    description="Påminn sektionschefer och systemadministratörer när en mall passerat revideras_senast",
+)
+def template_revision(session: Session, today: dt.date, *, config: Mapping[str, Any]) -> str:
+    """Once per template version and person."""
+    from kontroll.core.models import Role
+    from kontroll.reviews.services import checklists_directory, file_templates
+
+    templates = [t for t in file_templates(checklists_directory(config)).values() if t.is_overdue(today)]
+    people = {u.id: u for role in (Role.SEKTIONSCHEF, Role.SYSTEMADMINISTRATOR) for u in _users_with_role(session, role)}
+    created = 0
+    for template in templates:
+        for user in people.values():
+            created += notify(
+                session, user, kind="template_revision",
+                title=f"Mallen ”{template.title}” skulle ha reviderats senast {template.revideras_senast.isoformat()}",
+                body=(f"Mallen {template.id} version {template.version} är fastställd {template.faststalld.isoformat()} "
+                      f"av {template.faststalld_av}; ansvarig funktion: {template.ansvarig_funktion}. "
+                      "Den går att använda, men behöver ses över."),
+                link=None,
+                dedupe_key=f"template_revision:{template.id}:{template.version}:{user.id}",
+            ) is not None
+    return f"{len(templates)} mallar har passerat revideringsdatum; {created} nya påminnelser."

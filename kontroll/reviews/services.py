@@ -54,6 +54,20 @@ MIN_NOTE = 5
 # --- templates: loading and freezing ----------------------------------------------------
 
 
+def checklists_directory(config: Any) -> Path:
+    """Where the templates are: CHECKLISTS_DIR, else the checklists/ folder beside the package."""
+    configured = config.get("CHECKLISTS_DIR") if config else None
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "checklists"
+
+
+def overdue_templates(config: Any, today: dt.date) -> list[Template]:
+    """Valid templates past their revideras_senast date (usable, but due for revision)."""
+    try:
+        return [t for t in file_templates(checklists_directory(config)).values() if t.is_overdue(today)]
+    except Exception:  # noqa: BLE001 - an invalid directory is reported by `checklists validate`
+        return []
+
+
 def file_templates(directory: Path) -> dict[str, Template]:
     try:
         return load_templates(directory)

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from kontroll.checklists.templates import ANSWER_LABELS
 from kontroll.core import hooks
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import RoleAssignment, Unit, User
-from kontroll.core.permissions import Perm, PermissionDenied, can, can_anywhere
+from kontroll.core.models import Role, RoleAssignment, Unit, User
+from kontroll.core.permissions import Perm, PermissionDenied, all_roles, can, can_anywhere, units_where
 from kontroll.core.web import current_user, flash, login_required, require_perm
 from kontroll.db import get_session, utcnow
 from kontroll.reviews import services as svc
@@ -28,9 +28,7 @@ bp = Blueprint("reviews", __name__)
 
 
 def checklists_dir(app: Flask | None = None) -> Path:
-    app = app or current_app
-    configured = app.config.get("CHECKLISTS_DIR")
-    return Path(configured) if configured else Path(app.root_path).parent / "checklists"
+    return svc.checklists_directory((app or current_app).config)
 
 
 def _template():
@@ -66,6 +64,28 @@ def feedback_count() -> int:
     if user is None or not can_anywhere(user, Perm.RECEIVE_FEEDBACK):
         return 0
     return len(svc.feedback_for_handlaggare(get_session(), user))
+
+
+@bp.app_template_global()
+def start_page_flags() -> dict[str, Any]:
+    """What the start page must say loudly: overdue åtgärder (for the sektionschef of the
+    unit and for their owner) and templates past revideras_senast (for sektionschef and
+    systemadministratör)."""
+    user = current_user()
+    if user is None:
+        return {"atgarder": [], "templates": []}
+    db = get_session()
+    today = _today()
+    atgarder = []
+    for unit in units_where(db, user, Perm.MANAGE_ATGARDER):
+        atgarder += [(unit, a) for a in svc.overdue_atgarder(db, unit, today)]
+    seen = {a.id for _, a in atgarder}
+    for unit in db.scalars(select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)):
+        atgarder += [(unit, a) for a in svc.overdue_atgarder(db, unit, today) if a.owner_id == user.id and a.id not in seen]
+    templates = []
+    if {Role.SEKTIONSCHEF, Role.SYSTEMADMINISTRATOR} & all_roles(user):
+        templates = svc.overdue_templates(current_app.config, today)
+    return {"atgarder": atgarder, "templates": templates}
 
 
 # --- the reviewer ---------------------------------------------------------------------------
