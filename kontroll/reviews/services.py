@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases.models import SnapshotCase
 from kontroll.checklists.templates import ANSWER_LABELS, Template, TemplateError, load_templates, template_from_canonical_json
-from kontroll.core import audit
+from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, PermissionDenied, can, roles_in
@@ -565,3 +565,14 @@ def overdue_atgarder(session: Session, unit: Unit, today: dt.date) -> list[Atgar
         select(Atgard).where(Atgard.unit_id == unit.id, Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
         .order_by(Atgard.due_date)
     ))
+
+
+def _no_new_reviewer_after_signing(session: Session, drawn_case_id: int) -> None:
+    signed = session.scalar(
+        select(Review.id).where(Review.drawn_case_id == drawn_case_id, Review.state == ReviewState.KLAR.value)
+    )
+    if signed is not None:
+        raise ValidationError("Ärendet är redan granskat och klarmarkerat. Granskaren kan inte bytas.", "reviewer")
+
+
+hooks.assignment_guards.append(_no_new_reviewer_after_signing)

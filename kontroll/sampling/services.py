@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.services import Diff, diff_against, latest_snapshot, stored_snapshot_digest
-from kontroll.core import audit, notifications
+from kontroll.core import audit, hooks, notifications
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Team, Unit, User
 from kontroll.core.permissions import REVIEWER_ROLES, Perm, PermissionDenied, can, may_draw, roles_in
@@ -419,6 +419,8 @@ def assign_reviewer(
         raise PermissionDenied("Bara sektionschefen utser granskare.")
     if draw.is_voided:
         raise ValidationError("Stickprovet är makulerat. Utse granskare i det giltiga stickprovet.")
+    for guard in hooks.assignment_guards:
+        guard(session, drawn_case.id)
     check = check_reviewer(session, drawn_case, reviewer)
     name = reviewer.full_name
     if check.blocked:

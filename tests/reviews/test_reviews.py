@@ -394,3 +394,16 @@ def test_mina_granskningar_lists_the_reviewers_cases(app, db, client, drawn, che
     login(client, "forste")
     html = client.get("/granskningar").get_data(as_text=True)
     assert not any(ref in html for ref in drawn["refs"])
+
+
+def test_no_new_reviewer_once_the_review_is_signed(app, db, client, drawn, checklists):
+    from kontroll.reviews.models import Review as ReviewModel
+    from kontroll.sampling import services as sampling
+
+    _signed_review(app, client, db, drawn, checklists)
+    with get_database(app).session_scope() as session:
+        dc = session.get(DrawnCase, drawn["cases"][0])
+        with pytest.raises(ValidationError, match="redan granskat"):
+            sampling.assign_reviewer(session, user_svc.get_user_by_username(session, "sektionschef"), dc,
+                                     user_svc.get_user_by_username(session, "forste2"))
+    assert _count(db, ReviewModel) == 1
