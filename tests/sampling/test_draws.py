@@ -388,3 +388,16 @@ def test_case_page_shows_history_and_is_audited(client, app, db, world, unit_set
     html = client.get(f"/enheter/IFO-FS/arenden/{ref}").get_data(as_text=True)
     assert "Dragen i stickprov" in html and "december 2026" in html
     assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "case.view")) == 1
+
+
+def test_stratified_draw_is_recorded_and_verifiable(app, db, world, unit_setup):
+    with get_database(app).session_scope() as session:
+        unit = user_svc.get_unit_by_code(session, "IFO-FS")
+        unit.stratify_by_team = True
+        unit.sample_size = 4
+    draw_id = draw_as(app, "sektionschef")
+    draw = db.get(Draw, draw_id)
+    assert draw.stratify_by_team is True
+    assert __import__("json").loads(draw.allocation) == {"Grupp 1": 2, "Grupp 2": 2}
+    assert sorted(c.snapshot_case.team for c in draw.cases) == ["Grupp 1", "Grupp 1", "Grupp 2", "Grupp 2"]
+    assert svc.verify_draw(db, draw).ok
