@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -113,6 +114,7 @@ def load_demo(session: Session) -> dict[str, int]:
     for team_name, (lead, _members) in DEMO_TEAMS.items():
         svc.create_team(session, ACTOR, units["IFO-FS"], team_name, users[lead])
     cases = load_demo_cases(session, units, users)
+    load_demo_history(session, units, users)
     audit.record(session, ACTOR, "demo.load", details={"users": len(users), "units": len(units), "cases": cases})
     session.flush()
     return {"units": len(units), "users": len(users), "teams": len(DEMO_TEAMS), "cases": cases}
@@ -182,3 +184,45 @@ def load_demo_cases(session: Session, units: dict[str, Unit], users: dict[str, U
                 total += snapshot.row_count
     return total
 
+
+
+def load_demo_history(session: Session, units: dict[str, Unit], users: dict[str, User],
+                      checklists_dir: Path | None = None) -> None:
+    """Last month's stickprov in IFO-FS, carried through the routine: reviewers assigned, one
+    review signed with a brist, återkoppling given and an åtgärd opened; the other review is a
+    draft. This month's draws are left for the demo's users to make."""
+    from kontroll.checklists.templates import load_templates
+    from kontroll.reviews import services as reviews
+    from kontroll.sampling import services as sampling
+
+    now = utcnow()
+    today = now.date()
+    period = sampling.previous_periods(sampling.period_of(now), 1)[0]
+    ifo = units["IFO-FS"]
+    draw = sampling.run_draw(session, users["sektionschef"], ifo, period, now=now - dt.timedelta(days=25))
+    reviewers = []
+    for drawn_case in draw.cases:
+        eligible = [c.user for c in sampling.candidates(session, drawn_case) if c.eligible]
+        reviewer = eligible[len(reviewers) % len(eligible)]
+        sampling.assign_reviewer(session, users["sektionschef"], drawn_case, reviewer)
+        reviewers.append(reviewer)
+    directory = checklists_dir or reviews.checklists_directory({})
+    template = next(t for t in load_templates(directory).values() if t.kind == "stickprov")
+    first, second = draw.cases[0], draw.cases[1]
+    review = reviews.open_review(session, reviewers[0], first, template)
+    answers: dict[str, tuple[str, str]] = {}
+    for _area, item in template.items():
+        answer = "ja" if "ja" in item.answers else item.answers[0]
+        comment = "Demo: kontrollerat i akten." if item.requires_comment(answer) else ""
+        answers[item.key] = (answer, comment)
+    deviating = next(item for _area, item in template.items() if item.deviation)
+    answers[deviating.key] = (deviating.deviation or "nej", "Demo: saknas i akten vid granskningen.")
+    reviews.sign(session, reviewers[0], review, answers)
+    reviews.record_feedback(session, reviewers[0], review, today - dt.timedelta(days=3), "vid_mote",
+                            "Demo: gick igenom bristen med handläggaren.", today=today)
+    brist_ids = [b.id for b in review.brister]
+    reviews.open_atgard(session, users["sektionschef"], ifo, brist_ids,
+                        "Demo: påminn gruppen om rutinen och följ upp i nästa stickprov.", reviewers[0],
+                        today + dt.timedelta(days=30), today=today)
+    draft = reviews.open_review(session, reviewers[1], second, template)
+    reviews.save_draft(session, reviewers[1], draft, {k: v for k, v in list(answers.items())[:5]})

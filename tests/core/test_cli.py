@@ -57,6 +57,16 @@ def test_demo_load_builds_the_demo_municipality_once(runner, db):
     assert len(units["IFO-FS"].teams) == 3
     roles = {a.role for a in db.scalars(select(RoleAssignment))}
     assert roles == set(Role)  # at least one user per role
+    # last month's routine is there to look at: a draw, one signed review with a brist and an
+    # åtgärd, one draft; this month is left for the demo's users
+    from kontroll.reviews.models import Atgard, Brist, Review
+    from kontroll.sampling.models import Draw
+
+    draws = list(db.scalars(select(Draw)))
+    assert len(draws) == 1 and draws[0].unit.code == "IFO-FS"
+    assert sorted(r.state for r in db.scalars(select(Review))) == ["klar", "pågående"]
+    assert db.scalar(select(func.count()).select_from(Brist)) == 1
+    assert db.scalar(select(func.count()).select_from(Atgard)) == 1
     # a second load refuses; --if-empty succeeds without change
     users = db.scalar(select(func.count()).select_from(User))
     assert runner.invoke(args=["demo", "load"]).exit_code == 1
