@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kontroll.cases.views import bp as cases_bp
     from kontroll.core.notification_views import bp as notifications_bp
     from kontroll.core.views import bp as core_bp
+    from kontroll.genomgang.views import bp as genomgang_bp
     from kontroll.reviews.views import bp as reviews_bp
     from kontroll.sampling.views import bp as sampling_bp
 
@@ -44,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(cases_api)
     app.register_blueprint(sampling_bp)
     app.register_blueprint(reviews_bp)
+    app.register_blueprint(genomgang_bp)
 
     from kontroll import cli
 

@@ -430,3 +430,60 @@ def template_revision(session: Session, today: dt.date, *, config: Mapping[str, 
                 dedupe_key=f"template_revision:{template.id}:{template.version}:{user.id}",
             ) is not None
     return f"{len(templates)} mallar har passerat revideringsdatum; {created} nya påminnelser."
+
+
+# --- genomgångar ---------------------------------------------------------------------------------
+
+#: how many days before a planned genomgång its förste socialsekreterare are reminded
+GENOMGANG_REMINDER_DAYS = 7
+
+
+@job(
+    "genomgang_reminders",
+    period=by_day,
+    schedule=DAILY_0600,
+    schedule_label="varje dag kl. 06:00",
+    description="Påminn om planerade genomgångar en vecka i förväg, och sektionschefen när årets mål inte nås",
+)
+def genomgang_reminders(session: Session, today: dt.date, *, config: Mapping[str, Any]) -> str:
+    """A week (or less) before a planned genomgång: each förste socialsekreterare of the unit,
+    once per plan date and person. When the unit's year plan cannot meet its target
+    (:func:`kontroll.genomgang.services.assess_year`): its sektionschefer, once per quarter."""
+    from kontroll.core.models import Role
+    from kontroll.genomgang import services as genomgang
+    from kontroll.genomgang.models import Genomgang, GenomgangState
+
+    horizon = today + dt.timedelta(days=GENOMGANG_REMINDER_DAYS)
+    quarter = (today.month - 1) // 3 + 1
+    created = upcoming = behind = 0
+    for unit in session.scalars(select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)):
+        code = quote(unit.code, safe="")
+        soon = list(session.scalars(select(Genomgang).where(
+            Genomgang.unit_id == unit.id, Genomgang.state == GenomgangState.PLANERAD.value,
+            Genomgang.planned_on >= today, Genomgang.planned_on <= horizon).order_by(Genomgang.planned_on)))
+        forste = _users_with_role(session, Role.FORSTE_SOCIALSEKRETERARE, unit) if soon else []
+        for g in soon:
+            upcoming += 1
+            for user in forste:
+                created += notify(
+                    session, user, kind="genomgang_soon",
+                    title=f"Genomgång i {unit.code} den {g.planned_on.isoformat()}",
+                    body=(f"{unit.name} har en genomgång av alla aktuella ärenden planerad den "
+                          f"{g.planned_on.isoformat()}. Se till att ärendelistan är aktuell innan ni startar."),
+                    link=f"/enheter/{code}/genomgangar/{g.id}",
+                    dedupe_key=f"genomgang_soon:{unit.code}:{g.planned_on.isoformat()}:{user.id}",
+                ) is not None
+        assessment = genomgang.assess_unit_year(session, unit, today.year)
+        if assessment.target_unreachable:
+            behind += 1
+            for user in _users_with_role(session, Role.SEKTIONSCHEF, unit):
+                created += notify(
+                    session, user, kind="genomgang_behind",
+                    title=f"{unit.code} når inte målet för genomgångar {today.year}",
+                    body=" ".join(assessment.target_warnings),
+                    link=f"/enheter/{code}/genomgangar?ar={today.year}",
+                    dedupe_key=f"genomgang_behind:{unit.code}:{today.year}-Q{quarter}:{user.id}",
+                ) is not None
+    return (f"{upcoming} {'genomgång' if upcoming == 1 else 'genomgångar'} inom en vecka; "
+            f"{behind} {'enhet' if behind == 1 else 'enheter'} når inte årets mål; "
+            f"{created} {'ny påminnelse' if created == 1 else 'nya påminnelser'}.")

@@ -27,3 +27,8 @@ from kontroll.reviews.models import (  # noqa: F401, E402
     ReviewAnswer,
     TemplateVersion,
 )
+from kontroll.genomgang.models import (  # noqa: F401, E402
+    Genomgang,
+    GenomgangFeedback,
+    GenomgangResult,
+)

@@ -32,6 +32,9 @@ class Perm(enum.StrEnum):
     MANAGE_ATGARDER = "manage_atgarder"  # open åtgärder for brister, mark any of them genomförd
     VERIFY_ATGARD = "verify_atgard"  # verify a genomförd åtgärd (never one's own)
     RECEIVE_FEEDBACK = "receive_feedback"  # återkoppling and brister on one's own cases
+    VIEW_GENOMGANGAR = "view_genomgangar"  # the unit's year plan and genomgångar, with case references
+    PLAN_GENOMGANGAR = "plan_genomgangar"  # plan and remove planned dates
+    PERFORM_GENOMGANG = "perform_genomgang"  # start, record results and återkoppling, close
 
 
 R = Role
@@ -60,6 +63,9 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.MANAGE_ATGARDER: frozenset({R.SEKTIONSCHEF}),
     Perm.VERIFY_ATGARD: frozenset({R.SEKTIONSCHEF, R.ENHETSCHEF}),
     Perm.RECEIVE_FEEDBACK: frozenset({R.SOCIALSEKRETERARE}),
+    Perm.VIEW_GENOMGANGAR: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}),
+    Perm.PLAN_GENOMGANGAR: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE}),
+    Perm.PERFORM_GENOMGANG: frozenset({R.FORSTE_SOCIALSEKRETERARE}),
 }
 
 #: roles that may review a drawn case (by default; others need a recorded override)

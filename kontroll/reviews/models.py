@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     CheckConstraint,
@@ -30,6 +31,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from kontroll.core.models import Unit, User
 from kontroll.db import Base, UTCDateTime, utcnow
 from kontroll.sampling.models import Assignment, DrawnCase
+
+if TYPE_CHECKING:
+    from kontroll.genomgang.models import GenomgangResult
 
 
 class ReviewState(enum.StrEnum):
@@ -124,12 +128,16 @@ atgard_brister = Table(
 
 
 class Brist(Base):
-    """A deviating answer in a signed review."""
+    """A deviating answer in a signed review, or a brist recorded in a genomgång (then
+    ``genomgang_result_id`` is set instead of ``review_id``; exactly one of them is)."""
 
     __tablename__ = "brister"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="RESTRICT"))
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id", ondelete="RESTRICT"))
+    genomgang_result_id: Mapped[int | None] = mapped_column(
+        ForeignKey("genomgang_results.id", ondelete="RESTRICT")
+    )
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     area_key: Mapped[str] = mapped_column(String(64))
     area_title: Mapped[str] = mapped_column(String(300))
@@ -139,13 +147,24 @@ class Brist(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    review: Mapped[Review] = relationship(back_populates="brister")
+    review: Mapped[Review | None] = relationship(back_populates="brister")
+    genomgang_result: Mapped[GenomgangResult | None] = relationship()
     atgarder: Mapped[list[Atgard]] = relationship(secondary=atgard_brister, back_populates="brister")
 
     __table_args__ = (
         UniqueConstraint("review_id", "item_key"),
+        UniqueConstraint("genomgang_result_id", "item_key"),
+        CheckConstraint("(review_id IS NULL) <> (genomgang_result_id IS NULL)", name="one_source"),
         Index("ix_brister_unit_id_area_key", "unit_id", "area_key"),
     )
+
+    @property
+    def case_ref(self) -> str:
+        if self.review is not None:
+            return self.review.drawn_case.case_ref
+        if self.genomgang_result is not None:
+            return self.genomgang_result.snapshot_case.case_ref
+        return "–"
 
 
 class Feedback(Base):
@@ -234,6 +253,8 @@ def _guard_signed_reviews(session: Session, _ctx: object, _instances: object) ->
                 continue  # brister are created when the review is signed
             if obj in session.dirty and not session.is_modified(obj, include_collections=False):
                 continue
+            if isinstance(obj, Brist) and obj.review_id is None and obj.review is None:
+                continue  # a genomgång's brist: guarded in kontroll.genomgang.models
             review = obj.review if obj.review is not None else session.get(Review, obj.review_id)
             if review is not None and _signed_before(review):
                 raise ReviewImmutableError("En klarmarkerad granskning kan inte ändras.")

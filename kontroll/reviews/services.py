@@ -479,8 +479,11 @@ def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
 
 
 def brister_for_unit(session: Session, unit: Unit, area: str | None = None, without_atgard: bool = False) -> list[Brist]:
+    from kontroll.genomgang.models import GenomgangResult  # brister from genomgångar share the list
+
     query = (select(Brist).where(Brist.unit_id == unit.id).order_by(Brist.created_dt.desc(), Brist.id)
-             .options(selectinload(Brist.atgarder), selectinload(Brist.review).selectinload(Review.drawn_case)))
+             .options(selectinload(Brist.atgarder), selectinload(Brist.review).selectinload(Review.drawn_case),
+                      selectinload(Brist.genomgang_result).selectinload(GenomgangResult.snapshot_case)))
     if area:
         query = query.where(Brist.area_key == area)
     rows = list(session.scalars(query))

@@ -54,7 +54,7 @@ def test_local_today_is_the_date_in_stockholm(app):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["scheduler", "run-job", "finns_inte"], "Okänt jobb ”finns_inte”. Jobben är: draw_due, purge_sessions, send_email, overdue_atgarder, late_reviews, template_revision."),
+        (["scheduler", "run-job", "finns_inte"], "Okänt jobb ”finns_inte”. Jobben är: draw_due, purge_sessions, send_email, overdue_atgarder, late_reviews, template_revision, genomgang_reminders."),
         (["scheduler", "run-job", "draw_due", "--date", "2026-13-01"], "Ogiltigt datum ”2026-13-01”. Skriv datumet som ÅÅÅÅ-MM-DD."),
         (["scheduler", "run-job", "draw_due", "--date", "1/12"], "Ogiltigt datum ”1/12”. Skriv datumet som ÅÅÅÅ-MM-DD."),
     ],
@@ -82,7 +82,7 @@ def test_list_shows_every_job_and_its_last_run(runner, world):
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["draw_due", "purge_sessions", "send_email", "overdue_atgarder",
-                                                        "late_reviews", "template_revision"]
+                                                        "late_reviews", "template_revision", "genomgang_reminders"]
     assert "aldrig körd" in lines[0] and "var femte minut" in lines[2]
     runner.invoke(args=["scheduler", "run-job", "draw_due", "--date", "2026-12-01"])
     result = runner.invoke(args=["scheduler", "list"])
@@ -145,14 +145,14 @@ def test_scheduler_run_catches_up_before_it_starts(runner, db, world, monkeypatc
     assert "Schemaläggaren körs." in result.output
     assert started["jobs"] == sorted(jobs.JOBS)
     db.expire_all()
-    assert _count(db, Notification) == 2
+    assert _count(db, Notification) == 3  # draw_due: 2; genomgang_reminders: IFO-FS has no genomgång planned
     assert sorted(db.execute(select(JobRun.job, JobRun.period)).tuples()) == [
-        ("draw_due", "2026-12"), ("late_reviews", "2026-12-07"), ("overdue_atgarder", "2026-12-07"),
+        ("draw_due", "2026-12"), ("genomgang_reminders", "2026-12-07"), ("late_reviews", "2026-12-07"), ("overdue_atgarder", "2026-12-07"),
         ("purge_sessions", "2026-12-07"), ("template_revision", "2026-12-07"),
     ]
     # a second scheduler (or a restart) the same day repeats nothing
     result = runner.invoke(args=["scheduler", "run"])
-    assert result.exit_code == 0 and _count(db, Notification) == 2 and _count(db, JobRun) == 5
+    assert result.exit_code == 0 and _count(db, Notification) == 3 and _count(db, JobRun) == 6
 
 
 def test_a_failing_scheduled_run_is_logged_not_raised(app, world, monkeypatch):

@@ -1,0 +1,523 @@
+"""Genomgångar as services: planning, the target and spacing assessment, performing and closing.
+
+- :func:`assess_year` is pure: it takes the year's dates and the target and says plainly
+  whether the target can be met and whether the spacing is poor. It never looks at the clock.
+- Starting freezes the genomgång template version (as reviews do) and the unit's latest
+  snapshot; the participants are at least GENOMGANG_MIN_PARTICIPANTS (default 2) förste
+  socialsekreterare of the unit.
+- Results are recorded per case of the snapshot; a brist needs at least one area and a comment
+  per area, and becomes :class:`Brist` rows in the unit's brist/åtgärd handling.
+- Closing needs a result for every case; a closed genomgång never changes.
+
+Services take the acting user, check before they change anything, audit and flush. Work list
+and progress queries aggregate in SQL and never load the snapshot's cases as ORM objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy.orm import Session
+
+from kontroll.cases.models import CaseListSnapshot, SnapshotCase
+from kontroll.cases.services import Diff, diff_against, latest_snapshot
+from kontroll.checklists.templates import Template
+from kontroll.core import audit
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Role, RoleAssignment, Unit, User
+from kontroll.core.permissions import Perm, PermissionDenied, can
+from kontroll.db import utcnow
+from kontroll.genomgang.models import (
+    Genomgang,
+    GenomgangFeedback,
+    GenomgangResult,
+    GenomgangState,
+    ResultValue,
+    genomgang_participants,
+)
+from kontroll.reviews import services as reviews
+from kontroll.reviews.models import Brist, atgard_brister
+
+STATE_LABELS = {"planerad": "Planerad", "pågående": "Pågående", "stängd": "Stängd"}
+RESULT_LABELS = {"utan_anmarkning": "Utan anmärkning", "brist": "Brist"}
+DEFAULT_MIN_PARTICIPANTS = 2
+PAGE_SIZE = 100
+MAX_COMMENT = 5000
+#: a gap between two genomgångar longer than this is poor spacing
+LONG_GAP_DAYS = 122
+QUARTER_NAMES = ("första kvartalet", "andra kvartalet", "tredje kvartalet", "sista kvartalet")
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+# --- the target and the spacing: a pure function --------------------------------------------
+
+
+@dataclass(frozen=True)
+class YearAssessment:
+    year: int
+    target_min: int
+    target_max: int
+    done: int
+    pending: int
+    #: Swedish sentences, empty when all is well
+    target_warnings: tuple[str, ...]
+    spacing_warnings: tuple[str, ...]
+
+    @property
+    def target_unreachable(self) -> bool:
+        return self.done + self.pending < self.target_min
+
+    @property
+    def summary(self) -> str:
+        text = f"{self.done} av minst {self.target_min} genomförda, {self.pending} planerade eller pågående"
+        if self.target_unreachable:
+            return text + " – målet nås inte"
+        if self.done >= self.target_min:
+            return text + " – målet är nått"
+        return text + " – målet nås om de planerade genomförs"
+
+
+def assess_year(year: int, target_min: int, target_max: int, done: Iterable[dt.date],
+                pending: Iterable[dt.date]) -> YearAssessment:
+    """Assess a unit's year from the dates of its closed (``done``) and its planned or
+    ongoing (``pending``) genomgångar. Pure: the same dates always give the same answer."""
+    done = sorted(done)
+    pending = sorted(pending)
+    total = len(done) + len(pending)
+    target: list[str] = []
+    if total < target_min:
+        planned = f"{len(pending)} planerad" if len(pending) == 1 else f"{len(pending)} planerade"
+        target.append(f"{len(done)} av minst {target_min} genomförda, {planned} – målet nås inte. "
+                      f"Planera {_n(target_min - total, 'genomgång till', 'genomgångar till')} för {year}.")
+    if total > target_max:
+        target.append(f"{total} genomgångar är genomförda eller planerade, fler än målets högst {target_max}.")
+    spacing: list[str] = []
+    dates = sorted(done + pending)
+    if len(dates) >= 2:
+        quarters = {(d.month - 1) // 3 for d in dates}
+        if len(quarters) == 1:
+            spacing.append(f"Alla genomgångar ligger i {QUARTER_NAMES[quarters.pop()]}. "
+                           "Sprid dem över året, helst två per halvår.")
+    if dates:
+        per_half = max(1, target_min // 2)
+        first = sum(1 for d in dates if d.month <= 6)
+        halves = (("första halvåret", first), ("andra halvåret", len(dates) - first))
+        for name, count in halves:
+            if count == 0:
+                spacing.append(f"Ingen genomgång under {name}.")
+            elif count < per_half and target_min >= 2:
+                spacing.append(f"Bara {_n(count, 'genomgång', 'genomgångar')} under {name}; "
+                               f"rutinen förutsätter minst {per_half} per halvår.")
+        for a, b in zip(dates, dates[1:]):
+            if (b - a).days > LONG_GAP_DAYS:
+                spacing.append(f"Långt uppehåll: {(b - a).days} dagar mellan {a.isoformat()} och {b.isoformat()}.")
+    return YearAssessment(year, target_min, target_max, len(done), len(pending), tuple(target), tuple(spacing))
+
+
+def event_date(g: Genomgang) -> dt.date:
+    """The date a genomgång counts on: its planned date (the date it was held for)."""
+    return g.planned_on
+
+
+def genomgangar_in_year(session: Session, unit: Unit, year: int) -> list[Genomgang]:
+    return list(session.scalars(select(Genomgang).where(Genomgang.unit_id == unit.id, Genomgang.year == year)
+                                .order_by(Genomgang.planned_on, Genomgang.id)))
+
+
+def assess_unit_year(session: Session, unit: Unit, year: int) -> YearAssessment:
+    rows = genomgangar_in_year(session, unit, year)
+    return assess_year(year, unit.genomgang_min, unit.genomgang_max,
+                       [event_date(g) for g in rows if g.is_closed],
+                       [event_date(g) for g in rows if not g.is_closed])
+
+
+# --- planning --------------------------------------------------------------------------------
+
+
+def _require(actor: User, perm: Perm, unit: Unit | int, message: str) -> None:
+    if not can(actor, perm, unit):
+        raise PermissionDenied(message)
+
+
+def plan(session: Session, actor: User, unit: Unit, planned_on: str | dt.date) -> Genomgang:
+    _require(actor, Perm.PLAN_GENOMGANGAR, unit,
+             "Bara förste socialsekreterare och sektionschef i enheten planerar genomgångar.")
+    day = reviews.parse_date(planned_on, "planned_on", "Datum")
+    if not 2000 <= day.year <= 2100:
+        raise ValidationError("Datumet ligger utanför de år kontroll hanterar.", "planned_on")
+    taken = session.scalar(select(Genomgang.id).where(Genomgang.unit_id == unit.id, Genomgang.planned_on == day))
+    if taken is not None:
+        raise ValidationError(f"Det finns redan en genomgång den {day.isoformat()}.", "planned_on")
+    g = Genomgang(unit_id=unit.id, year=day.year, planned_on=day, state=GenomgangState.PLANERAD.value,
+                  created_by_id=actor.id, created_dt=utcnow())
+    session.add(g)
+    session.flush()
+    audit.record(session, actor, "genomgang.plan", object_type="genomgang", object_id=g.id, unit=unit,
+                 details={"planned_on": day})
+    return g
+
+
+def unplan(session: Session, actor: User, g: Genomgang) -> None:
+    _require(actor, Perm.PLAN_GENOMGANGAR, g.unit_id,
+             "Bara förste socialsekreterare och sektionschef i enheten planerar genomgångar.")
+    if g.is_started:
+        raise ValidationError("En påbörjad genomgång kan inte tas bort ur planen.")
+    audit.record(session, actor, "genomgang.unplan", object_type="genomgang", object_id=g.id, unit=g.unit_id,
+                 details={"planned_on": g.planned_on})
+    session.delete(g)
+    session.flush()
+
+
+# --- starting --------------------------------------------------------------------------------
+
+
+def genomgang_template(directory: Path, template_id: str | None = None) -> Template:
+    templates = reviews.file_templates(directory)
+    if template_id:
+        if template_id not in templates or templates[template_id].kind != "genomgång":
+            raise ValidationError(f"Genomgångsmallen ”{template_id}” finns inte i mallkatalogen.")
+        return templates[template_id]
+    for template in templates.values():
+        if template.kind == "genomgång":
+            return template
+    raise ValidationError("Det finns ingen mall för genomgång i mallkatalogen.")
+
+
+def forste_in_unit(session: Session, unit: Unit) -> list[User]:
+    return list(session.scalars(
+        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id == unit.id, RoleAssignment.role == Role.FORSTE_SOCIALSEKRETERARE,
+               User.is_active.is_(True))
+        .distinct().order_by(User.full_name)
+    ))
+
+
+def start(session: Session, actor: User, g: Genomgang, participants: list[User], template: Template,
+          *, min_participants: int = DEFAULT_MIN_PARTICIPANTS) -> Genomgang:
+    """Start a planned genomgång from the unit's latest snapshot."""
+    unit = g.unit
+    _require(actor, Perm.PERFORM_GENOMGANG, unit, "Bara förste socialsekreterare i enheten genomför genomgångar.")
+    if g.is_started:
+        raise ValidationError("Genomgången är redan påbörjad.")
+    people = {u.id: u for u in participants}
+    eligible = {u.id for u in forste_in_unit(session, unit)}
+    if any(uid not in eligible for uid in people):
+        raise ValidationError("Deltagarna ska vara förste socialsekreterare i enheten.", "participants")
+    if len(people) < min_participants:
+        raise ValidationError(f"Genomgången görs gemensamt: välj minst {min_participants} förste socialsekreterare "
+                              "som deltar.", "participants")
+    snapshot = latest_snapshot(session, unit)
+    if snapshot is None:
+        raise ValidationError("Enheten har ingen ärendelista ännu. Importera ärendelistan först.")
+    version = reviews.freeze_version(session, template)
+    g.state = GenomgangState.PAGAENDE.value
+    g.snapshot_id = snapshot.id
+    g.template_version_id = version.id
+    g.case_count = snapshot.row_count
+    g.started_dt = utcnow()
+    g.started_by_id = actor.id
+    g.participants = list(people.values())
+    session.flush()
+    audit.record(session, actor, "genomgang.start", object_type="genomgang", object_id=g.id, unit=unit,
+                 details={"snapshot": snapshot.id, "cases": snapshot.row_count, "template_version": version.id,
+                          "participants": sorted(u.username for u in people.values())})
+    return g
+
+
+# --- the work list and progress ---------------------------------------------------------------
+
+
+def handlaggare_key_expr() -> Any:
+    return func.coalesce(SnapshotCase.handlaggare_signatur, SnapshotCase.handlaggare_namn, "")
+
+
+@dataclass
+class WorkRow:
+    snapshot_case_id: int
+    case_ref: str
+    handlaggare: str
+    team: str | None
+    result: str | None
+
+
+@dataclass
+class Progress:
+    done: int
+    total: int
+    brist: int
+    #: (key, label, done, total, brist)
+    per_handlaggare: list[tuple[str, str, int, int, int]] = field(default_factory=list)
+
+
+def _filters(g: Genomgang, handlaggare: str | None, team: str | None, status: str | None) -> list[Any]:
+    where: list[Any] = [SnapshotCase.snapshot_id == g.snapshot_id]
+    if handlaggare:
+        where.append(handlaggare_key_expr() == handlaggare)
+    if team:
+        where.append(SnapshotCase.team == team)
+    if status == "kvar":
+        where.append(GenomgangResult.id.is_(None))
+    elif status in RESULT_LABELS:
+        where.append(GenomgangResult.result == status)
+    return where
+
+
+def _joined(g: Genomgang, *columns: Any) -> Any:
+    return select(*columns).select_from(SnapshotCase).outerjoin(
+        GenomgangResult, and_(GenomgangResult.snapshot_case_id == SnapshotCase.id,
+                              GenomgangResult.genomgang_id == g.id))
+
+
+def work_count(session: Session, g: Genomgang, *, handlaggare: str | None = None, team: str | None = None,
+               status: str | None = None) -> int:
+    return session.scalar(_joined(g, func.count()).where(*_filters(g, handlaggare, team, status))) or 0
+
+
+def work_list(session: Session, g: Genomgang, *, handlaggare: str | None = None, team: str | None = None,
+              status: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> list[WorkRow]:
+    """One page of the work list, by case reference."""
+    where = _filters(g, handlaggare, team, status)
+    rows = session.execute(
+        _joined(g, SnapshotCase.id, SnapshotCase.case_ref, SnapshotCase.handlaggare_namn,
+                SnapshotCase.handlaggare_signatur, SnapshotCase.team, GenomgangResult.result)
+        .where(*where).order_by(SnapshotCase.case_ref).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return [WorkRow(r[0], r[1], _label(r[2], r[3]), r[4], r[5]) for r in rows]
+
+
+def _label(namn: str | None, sig: str | None) -> str:
+    if namn and sig:
+        return f"{namn} ({sig})"
+    return namn or sig or "(ingen handläggare)"
+
+
+def progress(session: Session, g: Genomgang) -> Progress:
+    key = handlaggare_key_expr()
+    rows = session.execute(
+        _joined(g, key, func.max(SnapshotCase.handlaggare_namn), func.max(SnapshotCase.handlaggare_signatur),
+                func.count(GenomgangResult.id), func.count(SnapshotCase.id),
+                func.sum(case((GenomgangResult.result == ResultValue.BRIST.value, 1), else_=0)))
+        .where(SnapshotCase.snapshot_id == g.snapshot_id).group_by(key).order_by(key)
+    ).all()
+    per = [(r[0], _label(r[1], r[2]), int(r[3]), int(r[4]), int(r[5] or 0)) for r in rows]
+    return Progress(sum(p[2] for p in per), sum(p[3] for p in per), sum(p[4] for p in per), per)
+
+
+def teams_in(session: Session, g: Genomgang) -> list[str]:
+    return [t for t in session.scalars(select(SnapshotCase.team).where(SnapshotCase.snapshot_id == g.snapshot_id)
+                                       .distinct().order_by(SnapshotCase.team)) if t]
+
+
+def snapshot_case(session: Session, g: Genomgang, snapshot_case_id: int) -> SnapshotCase | None:
+    sc = session.get(SnapshotCase, snapshot_case_id)
+    return sc if sc is not None and sc.snapshot_id == g.snapshot_id else None
+
+
+def result_for(session: Session, g: Genomgang, snapshot_case_id: int) -> GenomgangResult | None:
+    return session.scalar(select(GenomgangResult).where(GenomgangResult.genomgang_id == g.id,
+                                                        GenomgangResult.snapshot_case_id == snapshot_case_id))
+
+
+def brister_of(session: Session, result: GenomgangResult | None) -> list[Brist]:
+    if result is None:
+        return []
+    return list(session.scalars(select(Brist).where(Brist.genomgang_result_id == result.id).order_by(Brist.id)))
+
+
+def next_open_case(session: Session, g: Genomgang, after_ref: str, handlaggare: str | None = None) -> int | None:
+    """The next case (by reference) without a result, after ``after_ref``, wrapping around."""
+    where = _filters(g, handlaggare, None, "kvar")
+    base = _joined(g, SnapshotCase.id).where(*where).order_by(SnapshotCase.case_ref).limit(1)
+    found = session.scalar(base.where(SnapshotCase.case_ref > after_ref))
+    return found if found is not None else session.scalar(base)
+
+
+# --- recording a result -------------------------------------------------------------------------
+
+
+def _check_open_participant(actor: User, g: Genomgang) -> None:
+    _require(actor, Perm.PERFORM_GENOMGANG, g.unit_id, "Bara förste socialsekreterare i enheten genomför genomgångar.")
+    if g.is_closed:
+        raise ValidationError("Genomgången är stängd och kan inte ändras.")
+    if not g.is_started:
+        raise ValidationError("Genomgången är inte påbörjad.")
+    if actor.id not in {u.id for u in g.participants}:
+        raise PermissionDenied("Bara genomgångens deltagare registrerar resultat och återkoppling.")
+
+
+def areas_from_form(template: Template, form: Mapping[str, Any]) -> dict[str, str]:
+    """{area_key: comment} for every area marked as brist in the form."""
+    return {area.key: (form.get(f"kommentar-{area.key}") or "").strip()
+            for area in template.areas if form.get(f"brist-{area.key}")}
+
+
+def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id: int, result: str,
+                  areas: Mapping[str, str]) -> GenomgangResult:
+    """Record (or, while the genomgång is open, change) the result for one case."""
+    _check_open_participant(actor, g)
+    sc_ref = session.scalar(select(SnapshotCase.case_ref).where(SnapshotCase.id == snapshot_case_id,
+                                                                SnapshotCase.snapshot_id == g.snapshot_id))
+    if sc_ref is None:
+        raise ValidationError("Ärendet finns inte i genomgångens ärendelista.")
+    template = reviews.template_of(g.template_version)
+    known = {a.key: a for a in template.areas}
+    if result not in RESULT_LABELS:
+        raise ValidationError("Välj ”Utan anmärkning” eller ”Brist”.", "result")
+    if any(key not in known for key in areas):
+        raise ValidationError("Ett område finns inte i mallen.", "areas")
+    if result == ResultValue.UTAN_ANMARKNING and areas:
+        raise ValidationError("Du har markerat brister men valt ”Utan anmärkning”. Välj ”Brist”, eller ta bort "
+                              "markeringarna.", "result")
+    if result == ResultValue.BRIST:
+        if not areas:
+            raise ValidationError("Markera minst ett område med brist.", "areas")
+        for key, comment in areas.items():
+            if not comment:
+                raise ValidationError(f"Beskriv bristen i ”{known[key].title}” i kommentaren, så att handläggaren "
+                                      "får återkoppling och en åtgärd kan följas upp.", f"kommentar-{key}")
+            if len(comment) > MAX_COMMENT:
+                raise ValidationError(f"Kommentaren i ”{known[key].title}” är för lång (högst {MAX_COMMENT} tecken).",
+                                      f"kommentar-{key}")
+    row = result_for(session, g, snapshot_case_id)
+    changed = row is not None
+    if row is not None:
+        old = [b.id for b in brister_of(session, row)]
+        if old and session.scalar(select(func.count()).select_from(atgard_brister)
+                                  .where(atgard_brister.c.brist_id.in_(old))):
+            raise ValidationError("Resultatet kan inte ändras: en åtgärd är redan öppnad för ärendets brister.")
+        if old:
+            session.execute(delete(Brist).where(Brist.id.in_(old)))
+        row.result = result
+        row.recorded_by_id = actor.id
+        row.recorded_dt = utcnow()
+    else:
+        row = GenomgangResult(genomgang_id=g.id, snapshot_case_id=snapshot_case_id, result=result,
+                              recorded_by_id=actor.id, recorded_dt=utcnow())
+        session.add(row)
+    session.flush()
+    now = utcnow()
+    for area in template.areas:
+        if area.key in areas:
+            item = area.items[0]
+            session.add(Brist(genomgang_result_id=row.id, unit_id=g.unit_id, area_key=area.key,
+                              area_title=area.title, item_key=item.key, question=item.question,
+                              answer=item.deviation, comment=areas[area.key], created_dt=now))
+    session.flush()
+    audit.record(session, actor, "genomgang.result", object_type="genomgang", object_id=g.id, unit=g.unit_id,
+                 details={"case": sc_ref, "result": result, "areas": sorted(areas), "changed": changed})
+    return row
+
+
+# --- återkoppling ---------------------------------------------------------------------------------
+
+
+def record_feedback(session: Session, actor: User, g: Genomgang, handlaggare_key: str, given_on: str | dt.date,
+                    note: str = "", today: dt.date | None = None) -> GenomgangFeedback:
+    _check_open_participant(actor, g)
+    exists = session.scalar(select(func.count()).select_from(SnapshotCase).where(
+        SnapshotCase.snapshot_id == g.snapshot_id, handlaggare_key_expr() == handlaggare_key))
+    if not handlaggare_key or not exists:
+        raise ValidationError("Välj en handläggare som har ärenden i genomgången.", "handlaggare")
+    day = reviews.parse_date(given_on, "given_on", "Datum för mötet")
+    if day > (today or dt.date.today()):
+        raise ValidationError("Mötet kan inte ligga i framtiden.", "given_on")
+    fb = GenomgangFeedback(genomgang_id=g.id, handlaggare_key=handlaggare_key, given_on=day,
+                           note=note.strip()[:MAX_COMMENT] or None, recorded_by_id=actor.id, recorded_dt=utcnow())
+    session.add(fb)
+    session.flush()
+    audit.record(session, actor, "genomgang.feedback", object_type="genomgang", object_id=g.id, unit=g.unit_id,
+                 details={"handlaggare": handlaggare_key, "given_on": day})
+    return fb
+
+
+def feedback_by_handlaggare(session: Session, g: Genomgang) -> dict[str, list[GenomgangFeedback]]:
+    out: dict[str, list[GenomgangFeedback]] = {}
+    for fb in session.scalars(select(GenomgangFeedback).where(GenomgangFeedback.genomgang_id == g.id)
+                              .order_by(GenomgangFeedback.given_on, GenomgangFeedback.id)):
+        out.setdefault(fb.handlaggare_key, []).append(fb)
+    return out
+
+
+# --- closing ------------------------------------------------------------------------------------
+
+
+def close(session: Session, actor: User, g: Genomgang) -> Genomgang:
+    _check_open_participant(actor, g)
+    total = session.scalar(select(func.count()).select_from(SnapshotCase)
+                           .where(SnapshotCase.snapshot_id == g.snapshot_id)) or 0
+    done = session.scalar(select(func.count()).select_from(GenomgangResult)
+                          .where(GenomgangResult.genomgang_id == g.id)) or 0
+    if done < total:
+        left = total - done
+        raise ValidationError(f"Genomgången kan inte stängas: {_n(left, 'ärende saknar', 'ärenden saknar')} resultat "
+                              f"({done} av {total} klara).")
+    g.state = GenomgangState.STANGD.value
+    g.closed_dt = utcnow()
+    g.closed_by_id = actor.id
+    session.flush()
+    audit.record(session, actor, "genomgang.close", object_type="genomgang", object_id=g.id, unit=g.unit_id,
+                 details={"cases": total})
+    return g
+
+
+# --- the live list ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    case_ref: str
+    handlaggare_namn: str | None
+    handlaggare_signatur: str | None
+
+
+def live_diff(session: Session, g: Genomgang) -> tuple[CaseListSnapshot | None, Diff | None]:
+    """How the unit's latest snapshot differs from the genomgång's (None when it is the same)."""
+    latest = latest_snapshot(session, g.unit)
+    if latest is None or g.snapshot_id is None or latest.id == g.snapshot_id:
+        return latest, None
+    rows = [_Row(*r) for r in session.execute(
+        select(SnapshotCase.case_ref, SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur)
+        .where(SnapshotCase.snapshot_id == latest.id))]
+    return latest, diff_against(session, g.snapshot, rows)  # type: ignore[arg-type]
+
+
+# --- the year view ------------------------------------------------------------------------------
+
+
+@dataclass
+class MonthRow:
+    period: str
+    has_draw: bool
+    reviews_done: int
+    reviews_total: int
+
+
+def stickprov_months(session: Session, unit: Unit, year: int, today: dt.date) -> list[MonthRow]:
+    out = []
+    for month in range(1, 13):
+        period = f"{year:04d}-{month:02d}"
+        ov = reviews.month_overview(session, unit, period, today)
+        out.append(MonthRow(period, ov.draw is not None, sum(1 for r in ov.rows if r.state == "klar"), len(ov.rows)))
+    return out
+
+
+def progress_counts(session: Session, ids: list[int]) -> dict[int, int]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(GenomgangResult.genomgang_id, func.count())
+                                .where(GenomgangResult.genomgang_id.in_(ids))
+                                .group_by(GenomgangResult.genomgang_id)).tuples().all())
+
+
+def participant_ids(session: Session, g: Genomgang) -> set[int]:
+    return set(session.scalars(select(genomgang_participants.c.user_id)
+                               .where(genomgang_participants.c.genomgang_id == g.id)))
+

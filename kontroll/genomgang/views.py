@@ -1,0 +1,295 @@
+"""Pages: the unit's year plan, a genomgång, its work list, the form for one case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kontroll.core import hooks
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Unit, User
+from kontroll.core.permissions import Perm, can
+from kontroll.core.web import acting_user, flash, login_required, page_arg, require_perm, unit_or_404
+from kontroll.db import get_session, utcnow
+from kontroll.genomgang import services as svc
+from kontroll.genomgang.models import Genomgang
+from kontroll.reviews.services import checklists_directory, template_of
+from kontroll.sampling.services import period_label
+
+bp = Blueprint("genomgang", __name__)
+
+
+def _today() -> dt.date:
+    return utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def _year_arg(today: dt.date) -> int:
+    try:
+        year = int(request.args.get("ar", today.year))
+    except ValueError:
+        year = today.year
+    return year if 2000 <= year <= 2100 else today.year
+
+
+def _require_view(unit: Unit) -> None:
+    if not (can(acting_user(), Perm.VIEW_GENOMGANGAR, unit) or can(acting_user(), Perm.PLAN_GENOMGANGAR, unit)):
+        require_perm(Perm.VIEW_GENOMGANGAR, unit)
+
+
+def _genomgang(unit: Unit, genomgang_id: int) -> Genomgang:
+    _require_view(unit)
+    g = get_session().get(Genomgang, genomgang_id)
+    if g is None or g.unit_id != unit.id:
+        abort(404)
+    return g
+
+
+# --- the year plan --------------------------------------------------------------------------
+
+
+def _render_year(unit: Unit, year: int, error: ValidationError | None = None, status: int = 200) -> Response:
+    db = get_session()
+    today = _today()
+    rows = svc.genomgangar_in_year(db, unit, year)
+    html = render_template(
+        "genomgang/year.html", unit=unit, year=year, rows=rows, a=svc.assess_unit_year(db, unit, year),
+        counts=svc.progress_counts(db, [g.id for g in rows if g.is_started]), labels=svc.STATE_LABELS,
+        months=svc.stickprov_months(db, unit, year, today), label=period_label, today=today,
+        can_plan=can(acting_user(), Perm.PLAN_GENOMGANGAR, unit), error=error,
+        form=request.form if error else {},
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/enheter/<code>/genomgangar")
+@login_required
+def year(code: str) -> Response:
+    unit = unit_or_404(code)
+    _require_view(unit)
+    return _render_year(unit, _year_arg(_today()))
+
+
+@bp.post("/enheter/<code>/genomgangar")
+@login_required
+def plan(code: str) -> Response:
+    unit = unit_or_404(code)
+    require_perm(Perm.PLAN_GENOMGANGAR, unit)
+    db = get_session()
+    try:
+        g = svc.plan(db, acting_user(), unit, request.form.get("planned_on", ""))
+    except ValidationError as err:
+        db.rollback()
+        return _render_year(unit_or_404(code), _year_arg(_today()), err, 422)
+    db.commit()
+    flash(f"Genomgången den {g.planned_on.isoformat()} är planerad.", "success")
+    return redirect(url_for("genomgang.year", code=unit.code, ar=g.year))
+
+
+@bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/ta-bort")
+@login_required
+def unplan(code: str, genomgang_id: int) -> Response:
+    unit = unit_or_404(code)
+    require_perm(Perm.PLAN_GENOMGANGAR, unit)
+    g = _genomgang(unit, genomgang_id)
+    year, day = g.year, g.planned_on
+    db = get_session()
+    try:
+        svc.unplan(db, acting_user(), g)
+    except ValidationError as err:
+        db.rollback()
+        flash(err.message, "error")
+        return redirect(url_for("genomgang.year", code=unit.code, ar=year))
+    db.commit()
+    flash(f"Den planerade genomgången den {day.isoformat()} är borttagen ur planen.", "success")
+    return redirect(url_for("genomgang.year", code=unit.code, ar=year))
+
+
+# --- one genomgång ------------------------------------------------------------------------------
+
+
+def _render_genomgang(unit: Unit, g: Genomgang, error: ValidationError | None = None, status: int = 200) -> Response:
+    db = get_session()
+    me = acting_user()
+    prog = svc.progress(db, g) if g.is_started else None
+    latest, diff = svc.live_diff(db, g) if g.is_started else (None, None)
+    may_perform = can(me, Perm.PERFORM_GENOMGANG, unit)
+    is_participant = g.is_started and me.id in {u.id for u in g.participants}
+    html = render_template(
+        "genomgang/genomgang.html", unit=unit, g=g, prog=prog, latest=latest, diff=diff, labels=svc.STATE_LABELS,
+        candidates=svc.forste_in_unit(db, unit) if not g.is_started and may_perform else [],
+        min_participants=int(current_app.config.get("GENOMGANG_MIN_PARTICIPANTS", svc.DEFAULT_MIN_PARTICIPANTS)),
+        may_start=not g.is_started and may_perform, may_edit=is_participant and not g.is_closed,
+        feedback=svc.feedback_by_handlaggare(db, g) if g.is_started else {}, today=_today(),
+        t=template_of(g.template_version) if g.template_version else None, error=error,
+        form=request.form if error else {}, selected=request.form.getlist("participants") if error else None,
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/enheter/<code>/genomgangar/<int:genomgang_id>")
+@login_required
+def detail(code: str, genomgang_id: int) -> Response:
+    unit = unit_or_404(code)
+    return _render_genomgang(unit, _genomgang(unit, genomgang_id))
+
+
+@bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/starta")
+@login_required
+def start(code: str, genomgang_id: int) -> Response:
+    unit = unit_or_404(code)
+    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    g = _genomgang(unit, genomgang_id)
+    db = get_session()
+    ids = [int(x) for x in request.form.getlist("participants") if x.isdigit()]
+    people = list(db.scalars(select(User).where(User.id.in_(ids)))) if ids else []
+    try:
+        template = svc.genomgang_template(checklists_directory(current_app.config),
+                                          current_app.config.get("GENOMGANG_TEMPLATE"))
+        svc.start(db, acting_user(), g, people, template,
+                  min_participants=int(current_app.config.get("GENOMGANG_MIN_PARTICIPANTS",
+                                                              svc.DEFAULT_MIN_PARTICIPANTS)))
+    except ValidationError as err:
+        db.rollback()
+        return _render_genomgang(unit_or_404(code), _genomgang(unit, genomgang_id), err, 422)
+    db.commit()
+    flash(f"Genomgången är påbörjad med {g.case_count} ärenden.", "success")
+    return redirect(url_for("genomgang.work", code=unit.code, genomgang_id=g.id))
+
+
+@bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/aterkoppling")
+@login_required
+def feedback(code: str, genomgang_id: int) -> Response:
+    unit = unit_or_404(code)
+    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    g = _genomgang(unit, genomgang_id)
+    db = get_session()
+    try:
+        svc.record_feedback(db, acting_user(), g, request.form.get("handlaggare", ""),
+                            request.form.get("given_on", ""), request.form.get("note", ""), today=_today())
+    except ValidationError as err:
+        db.rollback()
+        return _render_genomgang(unit_or_404(code), _genomgang(unit, genomgang_id), err, 422)
+    db.commit()
+    flash("Återkopplingen är registrerad.", "success")
+    return redirect(url_for("genomgang.detail", code=unit.code, genomgang_id=g.id) + "#handlaggare")
+
+
+@bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/stang")
+@login_required
+def close(code: str, genomgang_id: int) -> Response:
+    unit = unit_or_404(code)
+    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    g = _genomgang(unit, genomgang_id)
+    db = get_session()
+    try:
+        svc.close(db, acting_user(), g)
+    except ValidationError as err:
+        db.rollback()
+        return _render_genomgang(unit_or_404(code), _genomgang(unit, genomgang_id), err, 422)
+    db.commit()
+    flash("Genomgången är stängd. Den kan inte längre ändras.", "success")
+    return redirect(url_for("genomgang.detail", code=unit.code, genomgang_id=g.id))
+
+
+# --- the work list and one case -------------------------------------------------------------------
+
+
+@bp.get("/enheter/<code>/genomgangar/<int:genomgang_id>/arenden")
+@login_required
+def work(code: str, genomgang_id: int) -> Response:
+    unit = unit_or_404(code)
+    g = _genomgang(unit, genomgang_id)
+    if not g.is_started:
+        abort(404)
+    db = get_session()
+    handlaggare = request.args.get("handlaggare") or None
+    team = request.args.get("grupp") or None
+    status = request.args.get("status") or None
+    total = svc.work_count(db, g, handlaggare=handlaggare, team=team, status=status)
+    page = page_arg(total, svc.PAGE_SIZE)
+    rows = svc.work_list(db, g, handlaggare=handlaggare, team=team, status=status, page=page)
+    prog = svc.progress(db, g)
+    html = render_template(
+        "genomgang/work.html", unit=unit, g=g, rows=rows, total=total, page=page,
+        pages=max(1, -(-total // svc.PAGE_SIZE)), prog=prog, teams=svc.teams_in(db, g), handlaggare=handlaggare,
+        team=team, status=status, results=svc.RESULT_LABELS, labels=svc.STATE_LABELS,
+    )
+    return Response(html)
+
+
+def _render_case(unit: Unit, g: Genomgang, case_id: int, error: ValidationError | None = None,
+                 status: int = 200) -> Response:
+    db = get_session()
+    sc = svc.snapshot_case(db, g, case_id)
+    if sc is None:
+        abort(404)
+    result = svc.result_for(db, g, case_id)
+    brister = {b.area_key: b for b in svc.brister_of(db, result)}
+    me = acting_user()
+    html = render_template(
+        "genomgang/case.html", unit=unit, g=g, sc=sc, result=result, brister=brister, t=template_of(g.template_version),
+        may_edit=not g.is_closed and me.id in {u.id for u in g.participants}, results=svc.RESULT_LABELS,
+        error=error, form=request.form if error else None, handlaggare=request.values.get("handlaggare") or "",
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/enheter/<code>/genomgangar/<int:genomgang_id>/arenden/<int:case_id>")
+@login_required
+def case_form(code: str, genomgang_id: int, case_id: int) -> Response:
+    unit = unit_or_404(code)
+    g = _genomgang(unit, genomgang_id)
+    if not g.is_started:
+        abort(404)
+    return _render_case(unit, g, case_id)
+
+
+@bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/arenden/<int:case_id>")
+@login_required
+def record(code: str, genomgang_id: int, case_id: int) -> Response:
+    unit = unit_or_404(code)
+    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    g = _genomgang(unit, genomgang_id)
+    if not g.is_started:
+        abort(404)
+    db = get_session()
+    template = template_of(g.template_version)
+    try:
+        svc.record_result(db, acting_user(), g, case_id, request.form.get("result", ""),
+                          svc.areas_from_form(template, request.form))
+    except ValidationError as err:
+        db.rollback()
+        return _render_case(unit_or_404(code), _genomgang(unit, genomgang_id), case_id, err, 422)
+    sc = svc.snapshot_case(db, g, case_id)
+    case_ref = sc.case_ref if sc else ""
+    handlaggare = request.form.get("handlaggare") or None
+    nxt = svc.next_open_case(db, g, case_ref, handlaggare)
+    db.commit()
+    flash(f"Resultatet för {case_ref} är sparat.", "success")
+    if nxt is not None:
+        return redirect(url_for("genomgang.case_form", code=unit.code, genomgang_id=g.id, case_id=nxt,
+                                handlaggare=handlaggare))
+    return redirect(url_for("genomgang.work", code=unit.code, genomgang_id=g.id, handlaggare=handlaggare))
+
+
+# --- the unit page --------------------------------------------------------------------------------
+
+
+def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+    if not can(user, Perm.VIEW_GENOMGANGAR, unit):
+        return None
+    today = utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    rows = svc.genomgangar_in_year(db, unit, today.year)
+    return "genomgang/_unit_section.html", {
+        "year": today.year, "rows": rows, "a": svc.assess_unit_year(db, unit, today.year),
+        "months": svc.stickprov_months(db, unit, today.year, today), "labels": svc.STATE_LABELS,
+        "label": period_label, "counts": svc.progress_counts(db, [g.id for g in rows if g.is_started]),
+    }
+
+
+hooks.unit_sections.append(_unit_section)
