@@ -336,6 +336,15 @@ def _users_with_role(session: Session, role: Any, unit: Unit | None = None) -> l
     return list(session.scalars(query))
 
 
+def _notify_each(session: Session, people: list[User | None], *, key: str, **message: Any) -> int:
+    """Notify each distinct active person once; the dedupe key is ``f"{key}:{user.id}"``.
+    Returns how many notifications are new."""
+    unique = {u.id: u for u in people if u is not None and u.is_active}
+    return sum(
+        notify(session, user, dedupe_key=f"{key}:{user.id}", **message) is not None for user in unique.values()
+    )
+
+
 @job(
     "overdue_atgarder",
     period=by_day,
@@ -353,15 +362,12 @@ def overdue_atgarder(session: Session, today: dt.date, *, config: Mapping[str, A
         chefs = _users_with_role(session, Role.SEKTIONSCHEF, unit)
         for atgard in overdue(session, unit, today):
             total += 1
-            people = {u.id: u for u in [atgard.owner, *chefs] if u is not None and u.is_active}
-            for user in people.values():
-                created += notify(
-                    session, user, kind="atgard_overdue",
-                    title=f"Åtgärd i {unit.code} är försenad (slutdatum {atgard.due_date.isoformat()})",
-                    body=f"Åtgärden ”{atgard.description[:200]}” skulle ha varit genomförd {atgard.due_date.isoformat()}.",
-                    link=f"/enheter/{quote(unit.code, safe='')}/atgarder/{atgard.id}",
-                    dedupe_key=f"atgard_overdue:{atgard.id}:{user.id}",
-                ) is not None
+            created += _notify_each(
+                session, [atgard.owner, *chefs], key=f"atgard_overdue:{atgard.id}", kind="atgard_overdue",
+                title=f"Åtgärd i {unit.code} är försenad (slutdatum {atgard.due_date.isoformat()})",
+                body=f"Åtgärden ”{atgard.description[:200]}” skulle ha varit genomförd {atgard.due_date.isoformat()}.",
+                link=f"/enheter/{quote(unit.code, safe='')}/atgarder/{atgard.id}",
+            )
     return f"{total} försenade åtgärder; {created} nya påminnelser."
 
 
@@ -391,15 +397,12 @@ def late_reviews(session: Session, today: dt.date, *, config: Mapping[str, Any])
                 if row.state != "försenad":
                     continue
                 late += 1
-                people = {u.id: u for u in [row.reviewer, *chefs] if u is not None and u.is_active}
-                for user in people.values():
-                    created += notify(
-                        session, user, kind="review_late",
-                        title=f"Granskningen av {row.drawn_case.case_ref} ({unit.code}, {period_label(period)}) är försenad",
-                        body=f"Den skulle ha varit klarmarkerad senast {overview.deadline.isoformat()}.",
-                        link=f"/enheter/{quote(unit.code, safe='')}/granskningar?period={period}",
-                        dedupe_key=f"review_late:{row.drawn_case.id}:{user.id}",
-                    ) is not None
+                created += _notify_each(
+                    session, [row.reviewer, *chefs], key=f"review_late:{row.drawn_case.id}", kind="review_late",
+                    title=f"Granskningen av {row.drawn_case.case_ref} ({unit.code}, {period_label(period)}) är försenad",
+                    body=f"Den skulle ha varit klarmarkerad senast {overview.deadline.isoformat()}.",
+                    link=f"/enheter/{quote(unit.code, safe='')}/granskningar?period={period}",
+                )
     return f"{late} försenade granskningar; {created} nya påminnelser."
 
 
@@ -416,19 +419,19 @@ def template_revision(session: Session, today: dt.date, *, config: Mapping[str, 
     from kontroll.reviews.services import checklists_directory, file_templates
 
     templates = [t for t in file_templates(checklists_directory(config)).values() if t.is_overdue(today)]
-    people = {u.id: u for role in (Role.SEKTIONSCHEF, Role.SYSTEMADMINISTRATOR) for u in _users_with_role(session, role)}
+    people: list[User | None] = [
+        u for role in (Role.SEKTIONSCHEF, Role.SYSTEMADMINISTRATOR) for u in _users_with_role(session, role)
+    ]
     created = 0
     for template in templates:
-        for user in people.values():
-            created += notify(
-                session, user, kind="template_revision",
-                title=f"Mallen ”{template.title}” skulle ha reviderats senast {template.revideras_senast.isoformat()}",
-                body=(f"Mallen {template.id} version {template.version} är fastställd {template.faststalld.isoformat()} "
-                      f"av {template.faststalld_av}; ansvarig funktion: {template.ansvarig_funktion}. "
-                      "Den går att använda, men behöver ses över."),
-                link=None,
-                dedupe_key=f"template_revision:{template.id}:{template.version}:{user.id}",
-            ) is not None
+        created += _notify_each(
+            session, people, key=f"template_revision:{template.id}:{template.version}", kind="template_revision",
+            title=f"Mallen ”{template.title}” skulle ha reviderats senast {template.revideras_senast.isoformat()}",
+            body=(f"Mallen {template.id} version {template.version} är fastställd {template.faststalld.isoformat()} "
+                  f"av {template.faststalld_av}; ansvarig funktion: {template.ansvarig_funktion}. "
+                  "Den går att använda, men behöver ses över."),
+            link=None,
+        )
     return f"{len(templates)} mallar har passerat revideringsdatum; {created} nya påminnelser."
 
 
