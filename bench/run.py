@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bench_draw, bench_genomgang, bench_import  # noqa: E402
+from bench import bench_draw, bench_genomgang, bench_import, bench_summary  # noqa: E402
 from bench.common import postgres_available  # noqa: E402
 
-BENCHMARKS = [bench_import, bench_draw, bench_genomgang]
+BENCHMARKS = [bench_import, bench_draw, bench_genomgang, bench_summary]
 
 
 def main() -> int:

@@ -35,6 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from kontroll.core.notification_views import bp as notifications_bp
     from kontroll.core.views import bp as core_bp
     from kontroll.genomgang.views import bp as genomgang_bp
+    from kontroll.reports.views import bp as reports_bp
     from kontroll.reviews.views import bp as reviews_bp
     from kontroll.sampling.views import bp as sampling_bp
 
@@ -46,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sampling_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(genomgang_bp)
+    app.register_blueprint(reports_bp)
 
     from kontroll import cli
 

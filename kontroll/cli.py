@@ -227,11 +227,13 @@ def demo_load(if_empty: bool) -> None:
 
 def _command_groups() -> list[Callable[..., Any]]:
     from kontroll.cases.cli import caselist_cli
+    from kontroll.reports.cli import report_cli
     from kontroll.reviews.cli import checklists_cli
     from kontroll.sampling.cli import draw_cli
     from kontroll.scheduler import scheduler_cli
 
-    return [db_cli, user_cli, unit_cli, demo_cli, caselist_cli, draw_cli, checklists_cli, scheduler_cli]
+    return [db_cli, user_cli, unit_cli, demo_cli, caselist_cli, draw_cli, checklists_cli, scheduler_cli,
+            report_cli]
 
 
 def make_cli() -> FlaskGroup:

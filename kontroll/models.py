@@ -32,3 +32,4 @@ from kontroll.genomgang.models import (  # noqa: F401, E402
     GenomgangFeedback,
     GenomgangResult,
 )
+from kontroll.reports.models import Assessment  # noqa: F401, E402

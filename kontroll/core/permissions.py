@@ -35,6 +35,8 @@ class Perm(enum.StrEnum):
     VIEW_GENOMGANGAR = "view_genomgangar"  # the unit's year plan and genomgångar, with case references
     PLAN_GENOMGANGAR = "plan_genomgangar"  # plan and remove planned dates
     PERFORM_GENOMGANG = "perform_genomgang"  # start, record results and återkoppling, close
+    VIEW_SUMMARY = "view_summary"  # the yearly summary: aggregates only, never a case reference or name
+    SIGN_ASSESSMENT = "sign_assessment"  # write and sign the unit's bedömning in the yearly summary
 
 
 R = Role
@@ -66,6 +68,8 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.VIEW_GENOMGANGAR: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}),
     Perm.PLAN_GENOMGANGAR: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE}),
     Perm.PERFORM_GENOMGANG: frozenset({R.FORSTE_SOCIALSEKRETERARE}),
+    Perm.VIEW_SUMMARY: frozenset({R.NAMND, R.REVISOR, R.SEKTIONSCHEF, R.ENHETSCHEF, R.SYSTEMADMINISTRATOR}),
+    Perm.SIGN_ASSESSMENT: frozenset({R.SEKTIONSCHEF}),
 }
 
 #: roles that may review a drawn case (by default; others need a recorded override)

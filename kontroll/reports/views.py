@@ -1,0 +1,172 @@
+"""The committee's yearly summary: page, chart (SVG), exports (CSV, PDF) and the bedömning form.
+
+Nothing served here identifies a client or a handläggare (design.md, invariant 5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Unit
+from kontroll.core.permissions import Perm, PermissionDenied, can, units_where
+from kontroll.core.web import acting_user, flash, login_required, require_perm, unit_or_404
+from kontroll.db import get_session, utcnow
+from kontroll.reports import export, services
+from kontroll.reports import summary as summ
+from kontroll.reports.chart import comparison_svg
+
+bp = Blueprint("reports", __name__)
+
+HISTORY_YEARS = 6
+
+
+def _tz() -> str:
+    return str(current_app.config["TIMEZONE"])
+
+
+def _today() -> dt.date:
+    return utcnow().astimezone(ZoneInfo(_tz())).date()
+
+
+def _year_arg(today: dt.date) -> int:
+    try:
+        year = int(request.args.get("ar", today.year))
+    except ValueError:
+        year = today.year
+    return year if 2000 <= year <= 2100 else today.year
+
+
+def _tolerable_arg() -> tuple[float, str | None]:
+    raw = (request.args.get("tolerabel") or "5").strip().replace(",", ".").rstrip("%").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return 0.05, "Skriv den tolerabla felandelen som ett tal i procent, till exempel 5."
+    if not 0.1 <= value <= 50:
+        return 0.05, "Den tolerabla felandelen ska vara mellan 0,1 och 50 procent."
+    return value / 100, None
+
+
+def _visible_units() -> list[Unit]:
+    units = units_where(get_session(), acting_user(), Perm.VIEW_SUMMARY)
+    if not units:
+        raise PermissionDenied()
+    return units
+
+
+def _unit(code: str) -> Unit:
+    unit = unit_or_404(code)
+    require_perm(Perm.VIEW_SUMMARY, unit)
+    return unit
+
+
+def _build(units: list[Unit], year: int, forvaltning: bool) -> summ.Summary:
+    title = None
+    if forvaltning:
+        from sqlalchemy import func, select
+
+        active = get_session().scalar(select(func.count()).select_from(Unit).where(Unit.is_active.is_(True))) or 0
+        if len(units) < active:
+            title = "Enheterna du har behörighet till"
+    return summ.build_summary(get_session(), units, year, _today(), _tz(), forvaltning=forvaltning, title=title)
+
+
+def _render(units: list[Unit], year: int, unit: Unit | None, error: ValidationError | None = None,
+            status: int = 200) -> Response:
+    db = get_session()
+    s = _build(units, year, unit is None)
+    tolerable, planner_error = _tolerable_arg()
+    points = summ.history(db, units, year, HISTORY_YEARS)
+    html = render_template(
+        "reports/summary.html", s=s, unit=unit, year=year, points=points,
+        planner=summ.planner(tolerable), planner_error=planner_error,
+        tolerable_text=request.args.get("tolerabel", "5"),
+        rules=summ.STATUS_RULES, labels=summ.STATUS_LABELS, tags=summ.STATUS_TAGS, percent=summ.percent,
+        years=sorted(set(summ.years_present(db, units)) | {_today().year}, reverse=True),
+        can_sign=unit is not None and can(acting_user(), Perm.SIGN_ASSESSMENT, unit),
+        all_units=unit is None and len(units) > 0,
+        error=error, form=request.form if error else {},
+    )
+    return Response(html, status=status)
+
+
+@bp.get("/sammanfattning")
+@login_required
+def forvaltning() -> Response:
+    return _render(_visible_units(), _year_arg(_today()), None)
+
+
+@bp.get("/sammanfattning/<code>")
+@login_required
+def unit_summary(code: str) -> Response:
+    unit = _unit(code)
+    return _render([unit], _year_arg(_today()), unit)
+
+
+@bp.post("/sammanfattning/<code>/bedomning")
+@login_required
+def sign(code: str) -> Response:
+    unit = _unit(code)
+    require_perm(Perm.SIGN_ASSESSMENT, unit)
+    year = _year_arg(_today())
+    db = get_session()
+    try:
+        services.sign_assessment(db, acting_user(), unit, year, request.form.get("text", ""))
+    except ValidationError as err:
+        db.rollback()
+        return _render([unit_or_404(code)], year, unit_or_404(code), err, 422)
+    db.commit()
+    flash(f"Bedömningen för {year} är signerad.", "success")
+    return redirect(url_for("reports.unit_summary", code=unit.code, ar=year) + "#bedomning")
+
+
+def _svg(units: list[Unit], year: int, title: str) -> Response:
+    points = summ.history(get_session(), units, year, HISTORY_YEARS)
+    resp = Response(comparison_svg(points, title), mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+@bp.get("/sammanfattning-diagram.svg")
+@login_required
+def forvaltning_chart() -> Response:
+    year = _year_arg(_today())
+    return _svg(_visible_units(), year, "Granskade ärenden och ärenden med brist per år – förvaltningen")
+
+
+@bp.get("/sammanfattning/<code>/diagram.svg")
+@login_required
+def unit_chart(code: str) -> Response:
+    unit = _unit(code)
+    return _svg([unit], _year_arg(_today()), f"Granskade ärenden och ärenden med brist per år – {unit.code}")
+
+
+def _export(units: list[Unit], year: int, forvaltning: bool, fmt: str, slug: str) -> Response:
+    s = _build(units, year, forvaltning)
+    if fmt == "csv":
+        body, mime = export.to_csv(s, _tz()), "text/csv; charset=utf-8"
+    elif fmt == "pdf":
+        body, mime = export.to_pdf(s, _tz()), "application/pdf"
+    else:
+        abort(404)
+    resp = Response(body, mimetype=mime)
+    resp.headers["Content-Disposition"] = f'attachment; filename="sammanfattning-{slug}-{year}.{fmt}"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+@bp.get("/sammanfattning-export.<fmt>")
+@login_required
+def forvaltning_export(fmt: str) -> Response:
+    return _export(_visible_units(), _year_arg(_today()), True, fmt, "forvaltningen")
+
+
+@bp.get("/sammanfattning/<code>/export.<fmt>")
+@login_required
+def unit_export(code: str, fmt: str) -> Response:
+    unit = _unit(code)
+    return _export([unit], _year_arg(_today()), False, fmt, unit.code.lower())
