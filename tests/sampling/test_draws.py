@@ -216,6 +216,7 @@ def test_cli_draw_run_and_verify(runner, app, db, world, unit_setup):
     result = runner.invoke(args=["draw", "run", "--unit", "IFO-FS", "--period", PERIOD, "--user", "sektionschef"])
     assert result.exit_code == 0, result.output
     draw_id = db.scalar(select(Draw.id))
+    db.rollback()  # hold no read transaction while the CLI and the raw UPDATE below work
     result = runner.invoke(args=["draw", "verify", str(draw_id)])
     assert result.exit_code == 0 and result.output.strip().endswith("Verifierad")
     result = runner.invoke(args=["draw", "run", "--unit", "IFO-FS", "--period", PERIOD, "--user", "sektionschef"])
