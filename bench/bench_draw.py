@@ -7,9 +7,6 @@ Usage: python bench/bench_draw.py [--rows N] [--db sqlite|postgresql]
 
 from __future__ import annotations
 
-import argparse
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import case_list_csv, fresh_database, median, postgres_available  # noqa: E402
+from bench.common import measure_in_child, rows_main, case_list_csv, fresh_database, median  # noqa: E402
 
 TARGET_MS = 300
 RUNS = 7
@@ -76,9 +73,7 @@ def measure(kind: str, rows: int) -> dict[str, float]:
 def run(kinds: list[str], rows: int = 180_000) -> list[dict[str, object]]:
     table = []
     for kind in kinds:
-        out = subprocess.run([sys.executable, __file__, "--child", "--db", kind, "--rows", str(rows)],
-                             check=True, capture_output=True, text=True)
-        m = json.loads(out.stdout.strip().splitlines()[-1])
+        m = measure_in_child(__file__, kind, rows)
         for what, label in (("draw", "draw"), ("verify", "verify (draw inputs)"),
                             ("verify_full", "verify + whole-snapshot re-hash")):
             ms = m[f"{what}_ms"]
@@ -94,17 +89,7 @@ def run(kinds: list[str], rows: int = 180_000) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=180_000)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"])
-    parser.add_argument("--child", action="store_true")
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.db, args.rows)))
-        return
-    kinds = [args.db] if args.db else ["sqlite"] + (["postgresql"] if postgres_available() else [])
-    for row in run(kinds, args.rows):
-        print(row)
+    rows_main(measure, run, 180_000)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,14 @@ Usage: python bench/bench_genomgang.py [--rows N] [--db sqlite|postgresql]
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import case_list_csv, fresh_database, median, postgres_available  # noqa: E402
+from bench.common import measure_in_child, rows_main, case_list_csv, fresh_database, median  # noqa: E402
 
 TARGET_MS = 300
 RUNS = 15
@@ -96,9 +93,7 @@ def measure(kind: str, rows: int) -> dict[str, float]:
 def run(kinds: list[str], rows: int = 5_000) -> list[dict[str, object]]:
     table = []
     for kind in kinds:
-        out = subprocess.run([sys.executable, __file__, "--child", "--db", kind, "--rows", str(rows)],
-                             check=True, capture_output=True, text=True)
-        m = json.loads(out.stdout.strip().splitlines()[-1])
+        m = measure_in_child(__file__, kind, rows)
         for what, label in (("work", "genomgång work list page"), ("filtered", "work list, one handläggare, left"),
                             ("record", "genomgång: record one result")):
             ms = m[f"{what}_ms"]
@@ -112,17 +107,7 @@ def run(kinds: list[str], rows: int = 5_000) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=5_000)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"])
-    parser.add_argument("--child", action="store_true")
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.db, args.rows)))
-        return
-    kinds = [args.db] if args.db else ["sqlite"] + (["postgresql"] if postgres_available() else [])
-    for row in run(kinds, args.rows):
-        print(row)
+    rows_main(measure, run, 5_000)
 
 
 if __name__ == "__main__":

@@ -82,3 +82,34 @@ def median(values: list[float]) -> float:
     values = sorted(values)
     n = len(values)
     return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def measure_in_child(script: str, kind: str, rows: int) -> dict[str, float]:
+    """Run ``script --child --db kind --rows rows`` in a fresh process (so that its memory
+    and caches are its own) and return the JSON it prints last."""
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, script, "--child", "--db", kind, "--rows", str(rows)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def rows_main(measure, run, default_rows: int) -> None:  # type: ignore[no-untyped-def]
+    """The command line of a benchmark sized by a row count: ``--child`` measures once in
+    this process; otherwise it runs on the given or available databases and prints rows."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=default_rows)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"])
+    parser.add_argument("--child", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.db, args.rows)))
+        return
+    kinds = [args.db] if args.db else ["sqlite"] + (["postgresql"] if postgres_available() else [])
+    for row in run(kinds, args.rows):
+        print(row)

@@ -87,6 +87,20 @@ def unit_or_404(code: str) -> Unit:
     return unit
 
 
+def local_today() -> dt.date:
+    """Today's date where the users are (TIMEZONE, Europe/Stockholm by default)."""
+    return utcnow().astimezone(_local_tz()).date()
+
+
+def year_arg(today: dt.date) -> int:
+    """The ``ar`` query argument as a plausible year, else this year."""
+    try:
+        year = int(request.args.get("ar", today.year))
+    except ValueError:
+        year = today.year
+    return year if 2000 <= year <= 2100 else today.year
+
+
 def page_arg(total: int, page_size: int) -> int:
     """The ``sida`` query argument, clamped to the pages that exist."""
     try:

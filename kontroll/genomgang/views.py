@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -14,8 +12,8 @@ from kontroll.core import hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can
-from kontroll.core.web import acting_user, flash, login_required, page_arg, require_perm, unit_or_404
-from kontroll.db import get_session, utcnow
+from kontroll.core.web import acting_user, flash, local_today, login_required, page_arg, require_perm, unit_or_404, year_arg
+from kontroll.db import get_session
 from kontroll.genomgang import services as svc
 from kontroll.genomgang.models import Genomgang
 from kontroll.reviews.services import checklists_directory, template_of
@@ -24,16 +22,8 @@ from kontroll.sampling.services import period_label
 bp = Blueprint("genomgang", __name__)
 
 
-def _today() -> dt.date:
-    return utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
-def _year_arg(today: dt.date) -> int:
-    try:
-        year = int(request.args.get("ar", today.year))
-    except ValueError:
-        year = today.year
-    return year if 2000 <= year <= 2100 else today.year
 
 
 def _require_view(unit: Unit) -> None:
@@ -54,7 +44,7 @@ def _genomgang(unit: Unit, genomgang_id: int) -> Genomgang:
 
 def _render_year(unit: Unit, year: int, error: ValidationError | None = None, status: int = 200) -> Response:
     db = get_session()
-    today = _today()
+    today = local_today()
     rows = svc.genomgangar_in_year(db, unit, year)
     html = render_template(
         "genomgang/year.html", unit=unit, year=year, rows=rows, a=svc.assess_unit_year(db, unit, year),
@@ -71,7 +61,7 @@ def _render_year(unit: Unit, year: int, error: ValidationError | None = None, st
 def year(code: str) -> Response:
     unit = unit_or_404(code)
     _require_view(unit)
-    return _render_year(unit, _year_arg(_today()))
+    return _render_year(unit, year_arg(local_today()))
 
 
 @bp.post("/enheter/<code>/genomgangar")
@@ -84,7 +74,7 @@ def plan(code: str) -> Response:
         g = svc.plan(db, acting_user(), unit, request.form.get("planned_on", ""))
     except ValidationError as err:
         db.rollback()
-        return _render_year(unit_or_404(code), _year_arg(_today()), err, 422)
+        return _render_year(unit_or_404(code), year_arg(local_today()), err, 422)
     db.commit()
     flash(f"Genomgången den {g.planned_on.isoformat()} är planerad.", "success")
     return redirect(url_for("genomgang.year", code=unit.code, ar=g.year))
@@ -124,7 +114,7 @@ def _render_genomgang(unit: Unit, g: Genomgang, error: ValidationError | None = 
         candidates=svc.forste_in_unit(db, unit) if not g.is_started and may_perform else [],
         min_participants=int(current_app.config.get("GENOMGANG_MIN_PARTICIPANTS", svc.DEFAULT_MIN_PARTICIPANTS)),
         may_start=not g.is_started and may_perform, may_edit=is_participant and not g.is_closed,
-        feedback=svc.feedback_by_handlaggare(db, g) if g.is_started else {}, today=_today(),
+        feedback=svc.feedback_by_handlaggare(db, g) if g.is_started else {}, today=local_today(),
         t=template_of(g.template_version) if g.template_version else None, error=error,
         form=request.form if error else {}, selected=request.form.getlist("participants") if error else None,
     )
@@ -170,7 +160,7 @@ def feedback(code: str, genomgang_id: int) -> Response:
     db = get_session()
     try:
         svc.record_feedback(db, acting_user(), g, request.form.get("handlaggare", ""),
-                            request.form.get("given_on", ""), request.form.get("note", ""), today=_today())
+                            request.form.get("given_on", ""), request.form.get("note", ""), today=local_today())
     except ValidationError as err:
         db.rollback()
         return _render_genomgang(unit_or_404(code), _genomgang(unit, genomgang_id), err, 422)
@@ -283,7 +273,7 @@ def record(code: str, genomgang_id: int, case_id: int) -> Response:
 def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
     if not can(user, Perm.VIEW_GENOMGANGAR, unit):
         return None
-    today = utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    today = local_today()
     rows = svc.genomgangar_in_year(db, unit, today.year)
     return "genomgang/_unit_section.html", {
         "year": today.year, "rows": rows, "a": svc.assess_unit_year(db, unit, today.year),

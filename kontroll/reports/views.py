@@ -5,16 +5,14 @@ Nothing served here identifies a client or a handläggare (design.md, invariant 
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit
 from kontroll.core.permissions import Perm, PermissionDenied, can, units_where
-from kontroll.core.web import acting_user, flash, login_required, require_perm, unit_or_404
-from kontroll.db import get_session, utcnow
+from kontroll.core.web import acting_user, flash, local_today, login_required, require_perm, unit_or_404, year_arg
+from kontroll.db import get_session
 from kontroll.reports import export, services
 from kontroll.reports import summary as summ
 from kontroll.reports.chart import comparison_svg
@@ -28,16 +26,8 @@ def _tz() -> str:
     return str(current_app.config["TIMEZONE"])
 
 
-def _today() -> dt.date:
-    return utcnow().astimezone(ZoneInfo(_tz())).date()
 
 
-def _year_arg(today: dt.date) -> int:
-    try:
-        year = int(request.args.get("ar", today.year))
-    except ValueError:
-        year = today.year
-    return year if 2000 <= year <= 2100 else today.year
 
 
 def _tolerable_arg() -> tuple[float, str | None]:
@@ -72,7 +62,7 @@ def _build(units: list[Unit], year: int, forvaltning: bool) -> summ.Summary:
         active = get_session().scalar(select(func.count()).select_from(Unit).where(Unit.is_active.is_(True))) or 0
         if len(units) < active:
             title = "Enheterna du har behörighet till"
-    return summ.build_summary(get_session(), units, year, _today(), _tz(), forvaltning=forvaltning, title=title)
+    return summ.build_summary(get_session(), units, year, local_today(), _tz(), forvaltning=forvaltning, title=title)
 
 
 def _render(units: list[Unit], year: int, unit: Unit | None, error: ValidationError | None = None,
@@ -86,7 +76,7 @@ def _render(units: list[Unit], year: int, unit: Unit | None, error: ValidationEr
         planner=summ.planner(tolerable), planner_error=planner_error,
         tolerable_text=request.args.get("tolerabel", "5"),
         rules=summ.STATUS_RULES, labels=summ.STATUS_LABELS, tags=summ.STATUS_TAGS, percent=summ.percent,
-        years=sorted(set(summ.years_present(db, units)) | {_today().year}, reverse=True),
+        years=sorted(set(summ.years_present(db, units)) | {local_today().year}, reverse=True),
         can_sign=unit is not None and can(acting_user(), Perm.SIGN_ASSESSMENT, unit),
         all_units=unit is None and len(units) > 0,
         error=error, form=request.form if error else {},
@@ -97,14 +87,14 @@ def _render(units: list[Unit], year: int, unit: Unit | None, error: ValidationEr
 @bp.get("/sammanfattning")
 @login_required
 def forvaltning() -> Response:
-    return _render(_visible_units(), _year_arg(_today()), None)
+    return _render(_visible_units(), year_arg(local_today()), None)
 
 
 @bp.get("/sammanfattning/<code>")
 @login_required
 def unit_summary(code: str) -> Response:
     unit = _unit(code)
-    return _render([unit], _year_arg(_today()), unit)
+    return _render([unit], year_arg(local_today()), unit)
 
 
 @bp.post("/sammanfattning/<code>/bedomning")
@@ -112,7 +102,7 @@ def unit_summary(code: str) -> Response:
 def sign(code: str) -> Response:
     unit = _unit(code)
     require_perm(Perm.SIGN_ASSESSMENT, unit)
-    year = _year_arg(_today())
+    year = year_arg(local_today())
     db = get_session()
     try:
         services.sign_assessment(db, acting_user(), unit, year, request.form.get("text", ""))
@@ -134,7 +124,7 @@ def _svg(units: list[Unit], year: int, title: str) -> Response:
 @bp.get("/sammanfattning-diagram.svg")
 @login_required
 def forvaltning_chart() -> Response:
-    year = _year_arg(_today())
+    year = year_arg(local_today())
     return _svg(_visible_units(), year, "Granskade ärenden och ärenden med brist per år – förvaltningen")
 
 
@@ -142,7 +132,7 @@ def forvaltning_chart() -> Response:
 @login_required
 def unit_chart(code: str) -> Response:
     unit = _unit(code)
-    return _svg([unit], _year_arg(_today()), f"Granskade ärenden och ärenden med brist per år – {unit.code}")
+    return _svg([unit], year_arg(local_today()), f"Granskade ärenden och ärenden med brist per år – {unit.code}")
 
 
 def _export(units: list[Unit], year: int, forvaltning: bool, fmt: str, slug: str) -> Response:
@@ -162,11 +152,11 @@ def _export(units: list[Unit], year: int, forvaltning: bool, fmt: str, slug: str
 @bp.get("/sammanfattning-export.<fmt>")
 @login_required
 def forvaltning_export(fmt: str) -> Response:
-    return _export(_visible_units(), _year_arg(_today()), True, fmt, "forvaltningen")
+    return _export(_visible_units(), year_arg(local_today()), True, fmt, "forvaltningen")
 
 
 @bp.get("/sammanfattning/<code>/export.<fmt>")
 @login_required
 def unit_export(code: str, fmt: str) -> Response:
     unit = _unit(code)
-    return _export([unit], _year_arg(_today()), False, fmt, unit.code.lower())
+    return _export([unit], year_arg(local_today()), False, fmt, unit.code.lower())

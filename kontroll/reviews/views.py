@@ -3,10 +3,8 @@ and åtgärder."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -17,8 +15,8 @@ from kontroll.core import hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Unit, User
 from kontroll.core.permissions import Perm, PermissionDenied, all_roles, can, can_anywhere, units_where
-from kontroll.core.web import current_user, flash, login_required, require_perm
-from kontroll.db import get_session, utcnow
+from kontroll.core.web import acting_user, current_user, flash, local_today, login_required, require_perm, unit_or_404
+from kontroll.db import get_session
 from kontroll.reviews import services as svc
 from kontroll.reviews.models import Atgard, Review
 from kontroll.sampling.models import DrawnCase
@@ -35,21 +33,10 @@ def _template():
     return svc.stickprov_template(checklists_dir(), current_app.config.get("STICKPROV_TEMPLATE"))
 
 
-def _today() -> dt.date:
-    return utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
-def _me() -> User:
-    user = current_user()
-    assert user is not None
-    return user
 
 
-def _unit(code: str) -> Unit:
-    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
-    if unit is None:
-        abort(404)
-    return unit
 
 
 @bp.app_template_global()
@@ -75,7 +62,7 @@ def start_page_flags() -> dict[str, Any]:
     if user is None:
         return {"atgarder": [], "templates": []}
     db = get_session()
-    today = _today()
+    today = local_today()
     atgarder = []
     for unit in units_where(db, user, Perm.MANAGE_ATGARDER):
         atgarder += [(unit, a) for a in svc.overdue_atgarder(db, unit, today)]
@@ -95,7 +82,7 @@ def start_page_flags() -> dict[str, Any]:
 @login_required
 def mine() -> str:
     db = get_session()
-    cases = svc.my_cases(db, _me())
+    cases = svc.my_cases(db, acting_user())
     problem = None
     if any(c.review is None for c in cases):
         try:
@@ -114,7 +101,7 @@ def start(drawn_case_id: int) -> Response:
     drawn_case = db.get(DrawnCase, drawn_case_id)
     if drawn_case is None:
         abort(404)
-    me = _me()
+    me = acting_user()
     current = drawn_case.current_assignment
     if current is not None:
         review = svc.review_for_assignment(db, current)
@@ -142,14 +129,14 @@ def _load_review(review_id: int) -> Review:
     review = get_session().get(Review, review_id)
     if review is None:
         abort(404)
-    if not svc.may_view_review(_me(), review):
+    if not svc.may_view_review(acting_user(), review):
         abort(404)
     return review
 
 
 def _render_review(review: Review, answers: svc.Answers | None = None, error: ValidationError | None = None,
                    status: int = 200) -> Response:
-    me = _me()
+    me = acting_user()
     template = svc.template_of(review.template_version)
     editable = not review.is_signed and svc.is_current_reviewer(me, review.drawn_case) and \
         review.drawn_case.current_assignment.id == review.assignment_id
@@ -158,7 +145,7 @@ def _render_review(review: Review, answers: svc.Answers | None = None, error: Va
         editable=editable, error=error, item_errors=getattr(error, "item_errors", {}), ANSWER_LABELS=ANSWER_LABELS,
         labels=svc.STATE_LABELS, label=period_label, methods=svc.FEEDBACK_METHODS,
         can_feedback=review.is_signed and review.reviewer_id == me.id, form=request.form if error else {},
-        today=_today(),
+        today=local_today(),
     )
     return Response(html, status=status)
 
@@ -179,9 +166,9 @@ def answer(review_id: int) -> Response:
     signing = request.form.get("action") == "klarmarkera"
     try:
         if signing:
-            svc.sign(db, _me(), review, answers)
+            svc.sign(db, acting_user(), review, answers)
         else:
-            svc.save_draft(db, _me(), review, answers)
+            svc.save_draft(db, acting_user(), review, answers)
     except ValidationError as err:
         db.rollback()
         return _render_review(_load_review(review_id), answers, err, 422)
@@ -201,8 +188,8 @@ def feedback(review_id: int) -> Response:
     db = get_session()
     review = _load_review(review_id)
     try:
-        svc.record_feedback(db, _me(), review, request.form.get("given_on", ""), request.form.get("method", ""),
-                            request.form.get("note", ""), today=_today())
+        svc.record_feedback(db, acting_user(), review, request.form.get("given_on", ""), request.form.get("method", ""),
+                            request.form.get("note", ""), today=local_today())
     except ValidationError as err:
         db.rollback()
         return _render_review(_load_review(review_id), error=err, status=422)
@@ -217,9 +204,9 @@ def feedback(review_id: int) -> Response:
 @bp.get("/aterkoppling")
 @login_required
 def my_feedback() -> str:
-    if not can_anywhere(_me(), Perm.RECEIVE_FEEDBACK):
+    if not can_anywhere(acting_user(), Perm.RECEIVE_FEEDBACK):
         raise PermissionDenied("Sidan är för handläggare: den visar återkoppling på dina egna ärenden.")
-    reviews = svc.feedback_for_handlaggare(get_session(), _me())
+    reviews = svc.feedback_for_handlaggare(get_session(), acting_user())
     return render_template("reviews/my_feedback.html", reviews=reviews, methods=svc.FEEDBACK_METHODS,
                            label=period_label)
 
@@ -230,9 +217,9 @@ def my_feedback() -> str:
 @bp.get("/enheter/<code>/granskningar")
 @login_required
 def overview(code: str) -> str:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.VIEW_REVIEWS, unit)
-    today = _today()
+    today = local_today()
     period = request.args.get("period") or period_of(today)
     try:
         period = parse_period(period)
@@ -250,7 +237,7 @@ def overview(code: str) -> str:
 @bp.get("/enheter/<code>/brister")
 @login_required
 def brister(code: str) -> Response:
-    return _render_brister(_unit(code))
+    return _render_brister(unit_or_404(code))
 
 
 def _render_brister(unit: Unit, error: ValidationError | None = None, status: int = 200) -> Response:
@@ -259,7 +246,7 @@ def _render_brister(unit: Unit, error: ValidationError | None = None, status: in
     area = request.args.get("omrade") or None
     without = request.args.get("utan_atgard") == "1"
     rows = svc.brister_for_unit(db, unit, area, without)
-    can_manage = can(_me(), Perm.MANAGE_ATGARDER, unit)
+    can_manage = can(acting_user(), Perm.MANAGE_ATGARDER, unit)
     owners = []
     if can_manage:
         owners = list(db.scalars(
@@ -276,18 +263,18 @@ def _render_brister(unit: Unit, error: ValidationError | None = None, status: in
 @bp.post("/enheter/<code>/atgarder")
 @login_required
 def atgard_create(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.MANAGE_ATGARDER, unit)
     db = get_session()
     try:
         ids = [int(x) for x in request.form.getlist("brister") if x.isdigit()]
         raw_owner = request.form.get("owner", "")
         owner = db.get(User, int(raw_owner)) if raw_owner.isdigit() else None
-        atgard = svc.open_atgard(db, _me(), unit, ids, request.form.get("description", ""), owner,
-                                 request.form.get("due_date", ""), today=_today())
+        atgard = svc.open_atgard(db, acting_user(), unit, ids, request.form.get("description", ""), owner,
+                                 request.form.get("due_date", ""), today=local_today())
     except ValidationError as err:
         db.rollback()
-        return _render_brister(_unit(code), err, 422)
+        return _render_brister(unit_or_404(code), err, 422)
     db.commit()
     flash("Åtgärden är öppnad.", "success")
     return redirect(url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id))
@@ -296,13 +283,13 @@ def atgard_create(code: str) -> Response:
 @bp.get("/enheter/<code>/atgarder")
 @login_required
 def atgarder(code: str) -> str:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     require_perm(Perm.VIEW_REVIEWS, unit)
     db = get_session()
     state = request.args.get("status") or None
     area = request.args.get("omrade") or None
     overdue = request.args.get("forsenade") == "1"
-    today = _today()
+    today = local_today()
     rows = svc.atgarder_for_unit(db, unit, state=state, area=area, overdue=overdue, today=today)
     return render_template("reviews/atgarder.html", unit=unit, rows=rows, areas=svc.areas_in_unit(db, unit),
                            state=state, area=area, overdue=overdue, today=today, labels=svc.ATGARD_LABELS)
@@ -320,7 +307,7 @@ def _may_see_atgard(user: User, atgard: Atgard) -> bool:
 
 
 def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = None, status: int = 200) -> Response:
-    me = _me()
+    me = acting_user()
     if not _may_see_atgard(me, atgard):
         abort(404)
     db = get_session()
@@ -331,7 +318,7 @@ def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = N
             .order_by(Review.signed_dt.desc())
         )]
     html = render_template(
-        "reviews/atgard.html", unit=unit, a=atgard, labels=svc.ATGARD_LABELS, error=error, today=_today(),
+        "reviews/atgard.html", unit=unit, a=atgard, labels=svc.ATGARD_LABELS, error=error, today=local_today(),
         form=request.form if error else {}, confirmable=confirmable,
         can_complete=atgard.state == "öppen" and (me.id == atgard.owner_id or can(me, Perm.MANAGE_ATGARDER, unit)),
         can_verify=atgard.state == "genomförd" and can(me, Perm.VERIFY_ATGARD, unit) and me.id != atgard.owner_id,
@@ -342,20 +329,20 @@ def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = N
 @bp.get("/enheter/<code>/atgarder/<int:atgard_id>")
 @login_required
 def atgard_detail(code: str, atgard_id: int) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     return _render_atgard(unit, _atgard(unit, atgard_id))
 
 
 @bp.post("/enheter/<code>/atgarder/<int:atgard_id>/genomford")
 @login_required
 def atgard_done(code: str, atgard_id: int) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     db = get_session()
     atgard = _atgard(unit, atgard_id)
-    if not _may_see_atgard(_me(), atgard):
+    if not _may_see_atgard(acting_user(), atgard):
         abort(404)
     try:
-        svc.complete_atgard(db, _me(), atgard, request.form.get("done_note", ""))
+        svc.complete_atgard(db, acting_user(), atgard, request.form.get("done_note", ""))
     except ValidationError as err:
         db.rollback()
         return _render_atgard(unit, _atgard(unit, atgard_id), err, 422)
@@ -367,17 +354,17 @@ def atgard_done(code: str, atgard_id: int) -> Response:
 @bp.post("/enheter/<code>/atgarder/<int:atgard_id>/verifiera")
 @login_required
 def atgard_verify(code: str, atgard_id: int) -> Response:
-    unit = _unit(code)
+    unit = unit_or_404(code)
     db = get_session()
     atgard = _atgard(unit, atgard_id)
-    if not _may_see_atgard(_me(), atgard):
+    if not _may_see_atgard(acting_user(), atgard):
         abort(404)
     try:
         raw = request.form.get("confirming_review", "")
         confirming = db.get(Review, int(raw)) if raw.isdigit() else None
         if raw and confirming is None:
             raise ValidationError("Den valda granskningen finns inte.", "confirming_review")
-        svc.verify_atgard(db, _me(), atgard, request.form.get("verified_note", ""), confirming)
+        svc.verify_atgard(db, acting_user(), atgard, request.form.get("verified_note", ""), confirming)
     except ValidationError as err:
         db.rollback()
         return _render_atgard(unit, _atgard(unit, atgard_id), err, 422)
@@ -389,7 +376,7 @@ def atgard_verify(code: str, atgard_id: int) -> Response:
 def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
     if not can(user, Perm.VIEW_REVIEWS, unit):
         return None
-    today = utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    today = local_today()
     period = period_of(today)
     ov = svc.month_overview(db, unit, period, today, int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1)))
     previous = svc.month_overview(db, unit, _previous_period(period), today,
