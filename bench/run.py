@@ -1,7 +1,8 @@
 """Run every benchmark and print one table. `make bench` calls this.
 
 Each benchmark module exposes ``run(kinds) -> list[dict]`` with the keys benchmark, result,
-target, ok and optionally floor/ratio. Figures depend on the machine: report them with its
+target, ok and optionally floor/ratio. The load test (bench_load: gunicorn, 50 users, 60 s)
+runs on PostgreSQL only. Figures depend on the machine: report them with its
 description (``nproc``, ``free -h``) in the issue note.
 """
 
@@ -14,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bench_draw, bench_genomgang, bench_import, bench_summary  # noqa: E402
+from bench import bench_audit, bench_draw, bench_genomgang, bench_import, bench_load, bench_summary  # noqa: E402
 from bench.common import postgres_available  # noqa: E402
 
-BENCHMARKS = [bench_import, bench_draw, bench_genomgang, bench_summary]
+BENCHMARKS = [bench_import, bench_draw, bench_genomgang, bench_summary, bench_audit, bench_load]
 
 
 def main() -> int:

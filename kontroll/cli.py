@@ -63,7 +63,7 @@ def db_upgrade(revision: str) -> None:
     """Uppgradera databasen till senaste schemat."""
     from kontroll.migrate import upgrade
 
-    upgrade(current_app.config["DATABASE_URL"], revision)
+    upgrade(current_app.config["DATABASE_URL"], revision, audit_key=current_app.config["AUDIT_KEY_BYTES"])
     click.echo("Databasen är uppgraderad.")
 
 
@@ -74,6 +74,30 @@ def db_current() -> None:
 
     heads = current_heads(current_app.config["DATABASE_URL"])
     click.echo(", ".join(sorted(heads)) or "Tom databas (inget schema).")
+
+
+# --- audit -------------------------------------------------------------------------------
+
+audit_cli = AppGroup("audit", help="Granskningsloggen: kontroll av hashkedjan.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Gå igenom hela granskningsloggens kedja; exit 1 vid första brutna post."""
+    from kontroll.core.audit import verify_chain
+
+    database = get_database(current_app)
+    session = database.sessionmaker()
+    try:
+        report = verify_chain(session, current_app.config["AUDIT_KEY_BYTES"])
+    finally:
+        session.rollback()
+        session.close()
+    if not report.ok:
+        click.echo(report.message(), err=True)
+        sys.exit(1)
+    click.echo(report.message())
+    click.echo(f"Senaste hash: {report.last_hash}")
 
 
 # --- users -------------------------------------------------------------------------------
@@ -226,14 +250,15 @@ def demo_load(if_empty: bool) -> None:
 
 
 def _command_groups() -> list[Callable[..., Any]]:
+    from kontroll.backup import backup_command, restore_command
     from kontroll.cases.cli import caselist_cli
     from kontroll.reports.cli import report_cli
     from kontroll.reviews.cli import checklists_cli
     from kontroll.sampling.cli import draw_cli
     from kontroll.scheduler import scheduler_cli
 
-    return [db_cli, user_cli, unit_cli, demo_cli, caselist_cli, draw_cli, checklists_cli, scheduler_cli,
-            report_cli]
+    return [db_cli, audit_cli, user_cli, unit_cli, demo_cli, caselist_cli, draw_cli, checklists_cli, scheduler_cli,
+            report_cli, backup_command, restore_command]
 
 
 def make_cli() -> FlaskGroup:

@@ -24,6 +24,27 @@ DEFAULTS: dict[str, Any] = {
     # Failed logins before the account is locked, and for how long (seconds).
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_SECONDS": 15 * 60,
+    # Local accounts (username and password, optionally with a TOTP code). Turn off only when
+    # single sign-on is configured: then the login page shows just the organisation's button.
+    "LOCAL_LOGIN_ENABLED": True,
+    # Single sign-on (OpenID Connect, e.g. Microsoft Entra ID). Empty metadata URL: off.
+    # Use the tenant-specific URL, e.g.
+    # https://login.microsoftonline.com/<tenant-id>/v2.0/.well-known/openid-configuration
+    "OIDC_METADATA_URL": "",
+    "OIDC_CLIENT_ID": "",
+    "OIDC_CLIENT_SECRET": "",
+    # When set, an id_token whose tid claim is another tenant is refused.
+    "OIDC_TENANT_ID": "",
+    # App roles (the id_token's roles claim) -> kontroll roles, e.g.
+    # {"Kontroll.Revisor": {"role": "revisor"},
+    #  "Kontroll.Sektionschef.IFO-FS": {"role": "sektionschef", "unit": "IFO-FS"}}.
+    # Empty: SSO never changes roles. Set: roles that came from SSO follow the claim at each login.
+    "OIDC_ROLE_MAP": {},
+    # Create an unknown SSO user at first login (only if the role map gives them a role).
+    "OIDC_AUTO_CREATE": False,
+    "OIDC_SCOPES": "openid profile email",
+    # Seconds to wait for the identity provider.
+    "OIDC_TIMEOUT": 10,
     # Largest request body (bytes): case lists can be large.
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     # Time zone for dates shown to people and for scheduling.
@@ -42,6 +63,12 @@ DEFAULTS: dict[str, Any] = {
     "STICKPROV_TEMPLATE": "",
     # A drawn case not signed by the end of this many months after its draw month is "försenad".
     "REVIEW_LATE_AFTER_MONTHS": 1,
+    # The HMAC key of the audit log's hash chain, kept outside the database. Set it here or as
+    # KONTROLL_AUDIT_KEY (at least 32 characters), or leave it empty to use AUDIT_KEY_FILE.
+    "AUDIT_KEY": "",
+    # File holding the audit key; empty: instance/audit.key, created (mode 600) if missing.
+    # Every server writing to one database must have the same key; keep a copy apart from backups.
+    "AUDIT_KEY_FILE": "",
     # Trust X-Forwarded-* from this many proxies (0: none).
     "PROXY_COUNT": 0,
 }
@@ -95,5 +122,52 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
                 f"in {os.path.join(app.instance_path, 'config.py')} to a long random value, "
                 "for example the output of: python -c 'import secrets; print(secrets.token_hex(32))'"
             )
+    app.config["AUDIT_KEY_BYTES"] = load_audit_key(app)
     if app.config["SESSION_IDLE_TIMEOUT"] <= 0 or app.config["SESSION_ABSOLUTE_TIMEOUT"] <= 0:
         raise ConfigError("SESSION_IDLE_TIMEOUT and SESSION_ABSOLUTE_TIMEOUT must be positive")
+    from kontroll.core.sso import config_problem
+
+    problem = config_problem(app.config)
+    if problem:
+        raise ConfigError(problem)
+
+
+AUDIT_KEY_MIN_LENGTH = 32
+
+
+def load_audit_key(app: Flask) -> bytes:
+    """The audit log's HMAC key: ``AUDIT_KEY``, else the key file (created when missing)."""
+    configured = app.config.get("AUDIT_KEY") or ""
+    if configured:
+        key = str(configured).strip()
+        source = "AUDIT_KEY"
+    else:
+        path = app.config.get("AUDIT_KEY_FILE") or os.path.join(app.instance_path, "audit.key")
+        key = _read_or_create_key_file(path)
+        source = path
+    if len(key) < AUDIT_KEY_MIN_LENGTH and not app.config.get("TESTING"):
+        raise ConfigError(
+            f"The audit key from {source} is shorter than {AUDIT_KEY_MIN_LENGTH} characters. Use a long "
+            "random value, for example the output of: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    return key.encode("utf-8")
+
+
+def _read_or_create_key_file(path: str) -> str:
+    """Read the key file; if there is none, create it atomically (several workers may race)."""
+    import secrets
+
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(temporary, path)  # fails if another process got there first: then use theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().strip()

@@ -105,10 +105,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Holds the engine and session factory of one app."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, audit_key: bytes | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        #: every session carries the audit log's HMAC key (kontroll.core.audit chains at commit)
+        self.audit_key = audit_key
+        self.sessionmaker = sessionmaker(
+            bind=self.engine, expire_on_commit=False, info={"kontroll_audit_key": audit_key}
+        )
 
     def observer_session(self) -> Session:
         """A session that never holds a lock and always sees the latest commits.
@@ -118,7 +122,11 @@ class Database:
         changes that must be atomic. On PostgreSQL it is an ordinary session.
         """
         if self.dialect == "sqlite":
-            return Session(bind=self.engine.execution_options(kontroll_autocommit=True), expire_on_commit=False)
+            return Session(
+                bind=self.engine.execution_options(kontroll_autocommit=True),
+                expire_on_commit=False,
+                info={"kontroll_audit_key": self.audit_key},
+            )
         return self.sessionmaker()
 
     @property
@@ -140,7 +148,7 @@ class Database:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["kontroll_db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["kontroll_db"] = Database(app.config["DATABASE_URL"], app.config["AUDIT_KEY_BYTES"])
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

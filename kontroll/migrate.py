@@ -18,8 +18,12 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", *, audit_key: bytes | None = None) -> None:
+    """Migrate to ``revision``. ``audit_key`` chains audit entries that predate the chain (0007)."""
+    cfg = alembic_config(url)
+    if audit_key:
+        cfg.attributes["audit_key"] = audit_key
+    command.upgrade(cfg, revision)
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -22,12 +22,15 @@ import datetime as dt
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.schedulers import SchedulerNotRunningError
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -109,11 +112,26 @@ def run_command() -> None:
     log.info("scheduler starting, time zone %s, jobs: %s", app.config["TIMEZONE"], ", ".join(JOBS))
     catch_up(app)
     scheduler = build_scheduler(app)
+    stop_requested = threading.Event()
+
+    def shutdown() -> None:
+        try:
+            scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:
+            pass  # not started yet: stop_if_requested() stops it as soon as it starts
 
     def stop(signum: int, _frame: Any) -> None:
         log.info("signal %s received: stopping the scheduler", signum)
-        scheduler.shutdown(wait=False)
+        stop_requested.set()
+        shutdown()
 
+    def stop_if_requested(_event: Any) -> None:
+        # a signal between here and scheduler.start() must not be lost (the scheduler would run
+        # on) nor raise SchedulerNotRunningError (a traceback and exit status 1)
+        if stop_requested.is_set():
+            shutdown()
+
+    scheduler.add_listener(stop_if_requested, EVENT_SCHEDULER_STARTED)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     click.echo("Schemaläggaren körs. Avsluta med Ctrl+C.")

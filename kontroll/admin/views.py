@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 
+from kontroll.core import sso, totp
 from kontroll.core import users as svc
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
 from kontroll.core.permissions import Perm
-from kontroll.core.web import current_user, flash, login_required, require_perm
+from kontroll.core.web import current_user, flash, form_id, login_required, require_perm
 from kontroll.db import get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -99,6 +100,8 @@ def _render_user(user: User, error: ValidationError | None = None, status: int =
         org_wide_roles=ORG_WIDE_ROLES,
         error=error,
         form=request.form if error else {},
+        sso_enabled=sso.is_enabled(current_app.config),
+        default_tid=current_app.config.get("OIDC_TENANT_ID") or "",
     )
     return Response(html, status=status)
 
@@ -160,6 +163,34 @@ def user_deactivate(user_id: int) -> Response:
 @bp.post("/anvandare/<int:user_id>/aktivera")
 def user_activate(user_id: int) -> Response:
     return _user_action(user_id, lambda db, u: svc.activate_user(db, current_user(), u), "{name} är aktiv igen.")
+
+
+@bp.post("/anvandare/<int:user_id>/sso")
+def user_sso_link(user_id: int) -> Response:
+    f = request.form
+    return _user_action(
+        user_id,
+        lambda db, u: sso.link_user(db, current_user(), u, f.get("oidc_tid"), f.get("oidc_oid")),  # type: ignore[arg-type]
+        "{name} är kopplad till organisationskontot.",
+    )
+
+
+@bp.post("/anvandare/<int:user_id>/sso/ta-bort")
+def user_sso_unlink(user_id: int) -> Response:
+    return _user_action(
+        user_id,
+        lambda db, u: sso.unlink_user(db, current_user(), u),  # type: ignore[arg-type]
+        "Kopplingen till organisationskontot är borttagen för {name}.",
+    )
+
+
+@bp.post("/anvandare/<int:user_id>/tvastegsverifiering/aterstall")
+def user_totp_reset(user_id: int) -> Response:
+    return _user_action(
+        user_id,
+        lambda db, u: totp.reset(db, current_user(), u),  # type: ignore[arg-type]
+        "Tvåstegsverifieringen är avstängd för {name}. Hen loggar nu in med bara lösenord.",
+    )
 
 
 @bp.post("/anvandare/<int:user_id>/roller")
@@ -297,7 +328,7 @@ def team_lead(code: str, team_id: int) -> Response:
     lead = None
     try:
         if lead_id:
-            lead = db.get(User, int(lead_id)) if lead_id.isdigit() else None
+            lead = db.get(User, lead_pk) if (lead_pk := form_id(lead_id)) is not None else None
             if lead is None:
                 raise ValidationError("Den valda personen finns inte.", "lead")
         svc.set_team_lead(db, current_user(), team, lead)  # type: ignore[arg-type]

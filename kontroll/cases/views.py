@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from kontroll.cases import services as svc
 from kontroll.cases.models import CaseListApiToken, CaseListSnapshot, SnapshotCase
 from kontroll.cases.parsing import FIELD_LABELS, FIELDS, CaseListError
-from kontroll.core import hooks
+from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can
@@ -142,6 +142,8 @@ def snapshot(code: str, snapshot_id: int) -> str:
     cases = list(db.scalars(query.order_by(SnapshotCase.case_ref).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     options = _filter_options(db, snap)
     mapping = json.loads(snap.mapping)
+    audit.record_view(db, acting_user(), "caselist.view", object_type="case_list_snapshot", object_id=snap.id,
+                      unit=unit)
     return render_template(
         "cases/snapshot.html", unit=unit, snap=snap, cases=cases, total=total, page=page,
         pages=max(1, -(-total // PAGE_SIZE)), options=options, filters={"handlaggare": handlaggare, "grupp": team},
@@ -241,6 +243,14 @@ def revoke_token(code: str, token_id: int) -> Response:
 
 def _json(data: dict[str, Any], status: int) -> Response:
     return Response(json.dumps(data, ensure_ascii=False), status=status, mimetype="application/json")
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI document of this API (no login needed)."""
+    from kontroll.cases.openapi import openapi_document
+
+    return _json(openapi_document(), 200)
 
 
 @api.post("/enheter/<code>/arendelista")

@@ -1,19 +1,47 @@
-"""The audit log: one function that every service calls to record what happened.
+"""The audit log: one function that every service calls to record what happened, and the
+hash chain that makes the log tamper-evident.
 
-Entries are append-only. The canonical JSON of ``details`` (sorted keys, UTC ISO timestamps)
-is what the hash chain of the hardening work will hash, so callers never change.
+``record()`` only queues an entry on the session. When the session commits, the queued
+entries are appended to the chain in one short critical section at the very end of the
+transaction (after every other change has been flushed, so the lock is never held while
+waiting for another row): on PostgreSQL a transaction-scoped advisory lock serialises the
+appends; on SQLite every transaction already begins with ``BEGIN IMMEDIATE``. A unique
+constraint on ``prev_hash`` is the last guard: a forked chain cannot be stored.
+
+Each entry stores ``prev_hash`` (the previous entry's ``entry_hash``; 64 zeros for the first)
+and ``entry_hash = HMAC-SHA256(key, prev_hash + "\n" + canonical text)``, where the canonical
+text is the sorted-key JSON of the stored fields with the timestamp in UTC ISO form
+(:func:`entry_text`). The key is kept outside the database (``AUDIT_KEY`` or the file
+``AUDIT_KEY_FILE``, see :func:`kontroll.config.load_audit_key`), so someone who can write to
+the database cannot forge a chain that :func:`verify_chain` accepts. The database refuses
+UPDATE and DELETE on the table (triggers, migration 0007).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from kontroll.core.models import AuditEntry, Unit, User
 from kontroll.db import utcnow
+
+GENESIS_HASH = "0" * 64
+#: Session.info keys: the queued entries, and the HMAC key (set by kontroll.db.Database).
+PENDING_KEY = "kontroll_audit_pending"
+KEY_INFO = "kontroll_audit_key"
+#: The advisory lock that serialises appends on PostgreSQL (any constant bigint).
+ADVISORY_LOCK_ID = 0x6B6F6E74726F6C  # "kontrol"
+
+
+class AuditKeyMissing(RuntimeError):
+    """A session without the audit key tried to commit audit entries."""
 
 
 def _default(value: Any) -> Any:
@@ -41,9 +69,10 @@ def record(
     details: dict[str, Any] | None = None,
     ip_address: str | None = None,
 ) -> AuditEntry:
-    """Append an entry to the audit log (flushes; the caller commits).
+    """Queue an entry for the audit log; it is chained and stored when the session commits.
 
-    ``actor`` is the acting user, or a label such as ``"system"`` for scheduled work.
+    ``actor`` is the acting user, or a label such as ``"system"`` for scheduled work. If the
+    transaction rolls back, the entry is dropped with everything else it did.
     """
     if isinstance(actor, User):
         actor_id: int | None = actor.id
@@ -55,19 +84,129 @@ def record(
     if ip_address is None:
         ip_address = _request_ip()
     entry = AuditEntry(
+        # microseconds are what both databases keep, so the stored value hashes the same
         occurred_dt=utcnow(),
         actor_user_id=actor_id,
-        actor_label=label,
+        actor_label=label[:200],
         action=action,
         object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
+        object_id=None if object_id is None else str(object_id)[:64],
         unit_id=unit_id,
         details=canonical_json(details or {}),
-        ip_address=ip_address,
+        ip_address=ip_address[:64] if ip_address else ip_address,
     )
-    session.add(entry)
-    session.flush()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback (which then fires after_soft_rollback) drops the entry
+    session.info.setdefault(PENDING_KEY, []).append(entry)
     return entry
+
+
+def record_view(
+    session: Session, actor: User, action: str, *, object_type: str, object_id: Any, unit: Unit | int | None
+) -> None:
+    """Record that ``actor`` looked at a case-level page, and commit at once.
+
+    Case-level pages show information under socialtjänstsekretess; who saw what is part of
+    the audit trail (design.md). A GET view calls this after its permission checks.
+    """
+    record(session, actor, action, object_type=object_type, object_id=object_id, unit=unit)
+    session.commit()
+
+
+def entry_text(entry: AuditEntry) -> str:
+    """The canonical text of an entry that its hash covers (sorted keys, UTC ISO timestamp)."""
+    occurred = entry.occurred_dt.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return canonical_json(
+        {
+            "action": entry.action,
+            "actor_label": entry.actor_label,
+            "actor_user_id": entry.actor_user_id,
+            "details": entry.details,
+            "ip_address": entry.ip_address,
+            "object_id": entry.object_id,
+            "object_type": entry.object_type,
+            "occurred": occurred,
+            "unit_id": entry.unit_id,
+        }
+    )
+
+
+def entry_hash(key: bytes, prev_hash: str, entry: AuditEntry) -> str:
+    message = (prev_hash + "\n" + entry_text(entry)).encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    pending: list[AuditEntry] | None = session.info.pop(PENDING_KEY, None)
+    if not pending:
+        return
+    key = session.info.get(KEY_INFO)
+    if not key:
+        raise AuditKeyMissing("the session has no audit key; create sessions through kontroll.db.Database")
+    session.flush()  # everything else first: the lock below is held only for the appends
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ADVISORY_LOCK_ID})
+    prev = session.scalar(select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS_HASH
+    for entry in pending:
+        entry.prev_hash = prev
+        entry.entry_hash = prev = entry_hash(key, prev, entry)
+        session.add(entry)
+    session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+def pending_entries(session: Session) -> list[AuditEntry]:
+    """Entries queued on ``session`` and not yet committed (for tests and services)."""
+    return list(session.info.get(PENDING_KEY, []))
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    count: int
+    broken_id: int | None = None
+    reason: str = ""
+    last_hash: str = GENESIS_HASH
+
+    def message(self) -> str:
+        if self.ok:
+            return f"Obruten kedja: {self.count} poster"
+        return f"Kedjan är bruten vid post {self.broken_id}: {self.reason}"
+
+
+def verify_chain(session: Session, key: bytes, *, batch: int = 2000) -> ChainReport:
+    """Walk the whole chain in id order; report the first entry that does not hold."""
+    prev = GENESIS_HASH
+    count = 0
+    last_id = 0
+    while True:
+        rows = list(
+            session.scalars(select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch))
+        )
+        if not rows:
+            return ChainReport(ok=True, count=count, last_hash=prev)
+        for entry in rows:
+            if entry.prev_hash != prev:
+                return ChainReport(
+                    ok=False, count=count, broken_id=entry.id, last_hash=prev,
+                    reason="föregående hash stämmer inte (en post före den har tagits bort, lagts till eller flyttats)",
+                )
+            if not hmac.compare_digest(entry.entry_hash or "", entry_hash(key, prev, entry)):
+                return ChainReport(
+                    ok=False, count=count, broken_id=entry.id, last_hash=prev,
+                    reason="postens hash stämmer inte med dess innehåll (posten har ändrats, eller fel nyckel)",
+                )
+            prev = entry.entry_hash
+            count += 1
+            last_id = entry.id
+        for entry in rows:
+            session.expunge(entry)
 
 
 def _request_ip() -> str | None:
@@ -84,6 +223,15 @@ ACTION_LABELS: dict[str, str] = {
     "login.failure": "Misslyckad inloggning",
     "login.locked": "Inloggning nekad: kontot är spärrat",
     "login.inactive": "Inloggning nekad: kontot är avstängt",
+    "login.password_ok": "Lösenord godkänt, väntar på kod (tvåstegsverifiering)",
+    "login.sso_unknown": "Inloggning nekad: organisationskontot finns inte i kontroll",
+    "login.sso_failure": "Misslyckad inloggning med organisationens konto",
+    "totp.enable": "Tvåstegsverifiering påslagen",
+    "totp.disable": "Tvåstegsverifiering avstängd",
+    "totp.reset": "Tvåstegsverifiering återställd av administratör",
+    "totp.failure": "Fel kod vid ändring av tvåstegsverifiering",
+    "user.sso_link": "Användare kopplad till organisationskonto",
+    "user.sso_unlink": "Koppling till organisationskonto borttagen",
     "logout": "Utloggning",
     "session.expired": "Sessionen gick ut",
     "user.create": "Användare skapad",
@@ -99,4 +247,35 @@ ACTION_LABELS: dict[str, str] = {
     "team.create": "Grupp skapad",
     "team.update": "Grupp ändrad",
     "demo.load": "Demodata laddade",
+    "caselist.import": "Ärendelista importerad",
+    "caselist.mapping": "Kolumnmappning för ärendelistor ändrad",
+    "caselist.token_create": "API-nyckel för ärendelistor skapad",
+    "caselist.token_revoke": "API-nyckel för ärendelistor återkallad",
+    "caselist.view": "Visade ärendelista",
+    "draw.create": "Stickprov draget",
+    "draw.redraw": "Stickprov draget om",
+    "draw.assign": "Granskare utsedd",
+    "draw.verify": "Stickprov kontrollerat (omräkning)",
+    "draw.view": "Visade stickprov",
+    "case.view": "Visade ärende",
+    "template.freeze": "Mallversion låst",
+    "review.create": "Granskning påbörjad",
+    "review.save": "Granskning sparad (utkast)",
+    "review.sign": "Granskning klarmarkerad",
+    "review.feedback": "Återkoppling given",
+    "review.view": "Visade granskning",
+    "atgard.create": "Åtgärd skapad",
+    "atgard.done": "Åtgärd markerad som genomförd",
+    "atgard.verify": "Åtgärd kontrollerad",
+    "genomgang.plan": "Genomgång planerad",
+    "genomgang.unplan": "Planerad genomgång borttagen",
+    "genomgang.start": "Genomgång startad",
+    "genomgang.result": "Genomgångsresultat registrerat",
+    "genomgang.feedback": "Återkoppling från genomgång",
+    "genomgang.close": "Genomgång avslutad",
+    "genomgang.cases_view": "Visade genomgångens ärenden",
+    "genomgang.case_view": "Visade ärende i genomgång",
+    "assessment.signed": "Bedömning för nämnden signerad",
+    "backup.create": "Säkerhetskopia gjord",
+    "backup.restore": "Databasen återställd från säkerhetskopia",
 }

@@ -1,5 +1,11 @@
 """Authentication: argon2id passwords, login with per-account lockout, server-side sessions.
 
+An account with TOTP turned on (kontroll.core.totp) logs in in two steps: a correct password
+only earns the code step; the session starts once the code is right. Wrong codes count
+toward the same lockout as wrong passwords, and a correct password does not reset the
+count while the code is outstanding. Single sign-on (kontroll.core.sso) starts the same
+kind of session.
+
 The session cookie carries a random 256-bit token; the database keeps only its SHA-256, the
 user, the CSRF token and the timestamps that decide idle and absolute expiry. Logging out,
 expiry and deactivating a user delete the rows, so a copied cookie stops working at once.
@@ -74,10 +80,12 @@ def _verify(stored: str | None, password: str) -> bool:
 class LoginResult:
     user: User | None
     message: str | None = None
+    #: the password was right, and the account asks for a TOTP code before a session starts
+    needs_totp: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.user is not None and self.message is None
+        return self.user is not None and self.message is None and not self.needs_totp
 
 
 GENERIC_FAILURE = "Fel användarnamn eller lösenord."
@@ -103,45 +111,117 @@ def authenticate(
         audit.record(session, None, "login.failure", details={"username": username[:100], "reason": "unknown_user"})
         return LoginResult(None, GENERIC_FAILURE)
 
-    if user.locked_until_dt is not None and user.locked_until_dt > now:
-        minutes = max(1, int((user.locked_until_dt - now).total_seconds() + 59) // 60)
+    if _is_locked(user, now):
         audit.record(session, user, "login.locked", object_type="user", object_id=user.id)
-        return LoginResult(
-            None,
-            "Kontot är tillfälligt spärrat efter för många misslyckade inloggningar. "
-            f"Försök igen om {minutes} {'minut' if minutes == 1 else 'minuter'}, "
-            "eller be systemadministratören låsa upp det.",
-        )
+        return LoginResult(None, _locked_message(user, now))
+    _expire_lock(user)
+
+    if not _verify(user.password_hash, password):
+        _count_failure(session, user, now, max_failures, lock_seconds, {"reason": "wrong_password"})
+        return LoginResult(None, GENERIC_FAILURE)
+
+    if not user.is_active:
+        audit.record(session, user, "login.inactive", object_type="user", object_id=user.id)
+        return LoginResult(None, INACTIVE)
+
+    assert user.password_hash is not None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    if user.is_totp_enabled:
+        # the failure count stays until the code is right: a known password gives no fresh guesses
+        audit.record(session, user, "login.password_ok", object_type="user", object_id=user.id,
+                     details={"nasta_steg": "totp"})
+        return LoginResult(user, needs_totp=True)
+    user.failed_login_count = 0
+    user.locked_until_dt = None
+    user.last_login_dt = now
+    audit.record(session, user, "login.success", object_type="user", object_id=user.id,
+                 details={"metod": "lösenord"})
+    return LoginResult(user)
+
+
+INACTIVE = "Kontot är avstängt. Kontakta systemadministratören."
+
+
+def verify_totp_login(
+    session: Session,
+    user: User,
+    code: str,
+    *,
+    secret_key: str,
+    max_failures: int,
+    lock_seconds: int,
+    now: dt.datetime | None = None,
+) -> LoginResult:
+    """The second step for an account with TOTP, after a correct password. Wrong and reused
+    codes count toward the lockout like wrong passwords. Flushes; the caller commits."""
+    from kontroll.core import totp
+
+    now = now or utcnow()
+    if not user.is_active:
+        audit.record(session, user, "login.inactive", object_type="user", object_id=user.id)
+        return LoginResult(None, INACTIVE)
+    if _is_locked(user, now):
+        audit.record(session, user, "login.locked", object_type="user", object_id=user.id)
+        return LoginResult(None, _locked_message(user, now))
+    _expire_lock(user)
+    if not user.is_totp_enabled:  # reset by an administrator meanwhile: start again
+        return LoginResult(None, "Inloggningen avbröts. Logga in igen.")
+    if not (code or "").strip():
+        return LoginResult(None, totp.BAD_FORMAT)
+    outcome, message = totp.check(session, user, code, secret_key, now)
+    if outcome == "unreadable":
+        audit.record(session, user, "login.failure", object_type="user", object_id=user.id,
+                     details={"reason": "totp_unreadable"})
+        return LoginResult(None, message)
+    if outcome != "ok":
+        _count_failure(session, user, now, max_failures, lock_seconds, {"reason": f"totp_{outcome}"})
+        if _is_locked(user, now):
+            return LoginResult(None, _locked_message(user, now))
+        return LoginResult(None, message)
+    user.failed_login_count = 0
+    user.locked_until_dt = None
+    user.last_login_dt = now
+    audit.record(session, user, "login.success", object_type="user", object_id=user.id,
+                 details={"metod": "lösenord+totp"})
+    return LoginResult(user)
+
+
+def _is_locked(user: User, now: dt.datetime) -> bool:
+    return user.locked_until_dt is not None and user.locked_until_dt > now
+
+
+def _expire_lock(user: User) -> None:
     if user.locked_until_dt is not None:
         # the lock has run out: start counting anew
         user.locked_until_dt = None
         user.failed_login_count = 0
 
-    if not _verify(user.password_hash, password):
-        # atomic increment: two failures at once both count
-        session.execute(
-            update(User).where(User.id == user.id).values(failed_login_count=User.failed_login_count + 1)
-        )
-        session.refresh(user, ["failed_login_count"])
-        details = {"reason": "wrong_password", "failures": user.failed_login_count}
-        if user.failed_login_count >= max_failures:
-            user.locked_until_dt = now + dt.timedelta(seconds=lock_seconds)
-            details["locked_until"] = user.locked_until_dt
-        audit.record(session, user, "login.failure", object_type="user", object_id=user.id, details=details)
-        return LoginResult(None, GENERIC_FAILURE)
 
-    if not user.is_active:
-        audit.record(session, user, "login.inactive", object_type="user", object_id=user.id)
-        return LoginResult(None, "Kontot är avstängt. Kontakta systemadministratören.")
+def _locked_message(user: User, now: dt.datetime) -> str:
+    assert user.locked_until_dt is not None
+    minutes = max(1, int((user.locked_until_dt - now).total_seconds() + 59) // 60)
+    return (
+        "Kontot är tillfälligt spärrat efter för många misslyckade inloggningar. "
+        f"Försök igen om {minutes} {'minut' if minutes == 1 else 'minuter'}, "
+        "eller be systemadministratören låsa upp det."
+    )
 
-    user.failed_login_count = 0
-    user.locked_until_dt = None
-    user.last_login_dt = now
-    assert user.password_hash is not None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    audit.record(session, user, "login.success", object_type="user", object_id=user.id)
-    return LoginResult(user)
+
+def _count_failure(
+    session: Session, user: User, now: dt.datetime, max_failures: int, lock_seconds: int, details: dict
+) -> None:
+    """Count a failed attempt (atomically: two failures at once both count), lock the
+    account at ``max_failures`` and write the audit entry."""
+    session.execute(
+        update(User).where(User.id == user.id).values(failed_login_count=User.failed_login_count + 1)
+    )
+    session.refresh(user, ["failed_login_count"])
+    details = {**details, "failures": user.failed_login_count}
+    if user.failed_login_count >= max_failures:
+        user.locked_until_dt = now + dt.timedelta(seconds=lock_seconds)
+        details["locked_until"] = user.locked_until_dt
+    audit.record(session, user, "login.failure", object_type="user", object_id=user.id, details=details)
 
 
 # --- server-side sessions -----------------------------------------------------------------

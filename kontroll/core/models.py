@@ -130,10 +130,36 @@ class User(Base):
     locked_until_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_login_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: single sign-on link: the organisation's tenant id (Entra ``tid``) and the person's
+    #: immutable object id in it (``oid``). Never matched by e-mail or username.
+    oidc_tid: Mapped[str | None] = mapped_column(String(64))
+    oidc_oid: Mapped[str | None] = mapped_column(String(64))
+    #: TOTP second factor: the secret, Fernet-encrypted with a key derived from SECRET_KEY.
+    #: Set but not enabled (``totp_enabled_dt`` NULL) while the user is enrolling.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: the last TOTP time step accepted: a code is never accepted twice
+    totp_last_timestep: Mapped[int | None] = mapped_column(Integer)
 
     role_assignments: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
+
+    __table_args__ = (
+        UniqueConstraint("oidc_tid", "oidc_oid"),
+        CheckConstraint(
+            "(oidc_tid IS NULL AND oidc_oid IS NULL) OR (oidc_tid IS NOT NULL AND oidc_oid IS NOT NULL)",
+            name="oidc_link_pair",
+        ),
+    )
+
+    @property
+    def is_sso_linked(self) -> bool:
+        return self.oidc_oid is not None
+
+    @property
+    def is_totp_enabled(self) -> bool:
+        return self.totp_enabled_dt is not None and self.totp_secret is not None
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
@@ -152,6 +178,9 @@ class RoleAssignment(Base):
     )
     role: Mapped[Role] = mapped_column(role_enum)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: where the assignment came from: "manual" (an administrator, the CLI, the demo) or
+    #: "sso" (the roles claim at single sign-on). SSO only ever adds and removes its own.
+    source: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
 
     user: Mapped[User] = relationship(back_populates="role_assignments")
     unit: Mapped[Unit | None] = relationship(lazy="joined")
@@ -162,6 +191,7 @@ class RoleAssignment(Base):
             "unit_id IS NOT NULL OR role IN ('namnd', 'revisor', 'systemadministrator')",
             name="org_wide_roles",
         ),
+        CheckConstraint("source IN ('manual', 'sso')", name="source"),
     )
 
 
@@ -180,33 +210,39 @@ class UserSession(Base):
     last_seen_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: flash messages waiting to be shown (JSON list)
     flashes: Mapped[str | None] = mapped_column(Text)
+    #: a login in progress on this (anonymous) session, JSON: the TOTP step after a correct
+    #: password, or the state/nonce/PKCE verifier of a single sign-on round trip
+    pending_login: Mapped[str | None] = mapped_column(Text)
 
     user: Mapped[User | None] = relationship()
 
 
 class AuditEntry(Base):
-    """Append-only record of who did what to which object when.
+    """Append-only, hash-chained record of who did what to which object when.
 
-    Written only through :func:`kontroll.core.audit.record`. Hash chaining is added by the
-    hardening work without changing callers.
+    Written only through :func:`kontroll.core.audit.record`, which chains entries at commit.
+    The user and unit ids carry no foreign keys on purpose: the log must never block, or be
+    blocked by, locks on the rows it mentions, and it outlives them.
     """
 
     __tablename__ = "audit_entries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), index=True
-    )
+    actor_user_id: Mapped[int | None] = mapped_column(index=True)
     #: the actor as text (username, "system", "cli:<user>"), kept even if the user is renamed
     actor_label: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64), index=True)
     object_type: Mapped[str | None] = mapped_column(String(64))
     object_id: Mapped[str | None] = mapped_column(String(64))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    unit_id: Mapped[int | None] = mapped_column(index=True)
     #: JSON with sorted keys
     details: Mapped[str] = mapped_column(Text, default="{}")
     ip_address: Mapped[str | None] = mapped_column(String(64))
+    #: the previous entry's entry_hash (64 zeros for the first); unique: the chain cannot fork
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: HMAC-SHA256 over prev_hash and the entry's canonical text (kontroll.core.audit.entry_text)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     __table_args__ = (Index(None, "object_type", "object_id"),)
 

@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app, g, redirect, render_template, re
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from kontroll.core import auth
 from kontroll.core.models import ROLE_LABELS, Unit, User, UserSession
@@ -32,7 +33,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: form fields never echoed back on the stale-form page
-SECRET_FIELDS = ("csrf_token", "password", "losenord", "new_password", "token")
+SECRET_FIELDS = ("csrf_token", "password", "losenord", "new_password", "token", "totp")
 LAST_SEEN_RESOLUTION = dt.timedelta(seconds=30)
 
 CSP = (
@@ -99,6 +100,19 @@ def year_arg(today: dt.date) -> int:
     except ValueError:
         year = today.year
     return year if 2000 <= year <= 2100 else today.year
+
+
+#: the largest id an INTEGER column holds (PostgreSQL's int4); larger ones name nothing
+MAX_ID = 2**31 - 1
+
+
+def form_id(raw: str | None) -> int | None:
+    """An id sent in a form, or None if it is not one: only ASCII digits (``"²".isdigit()`` is
+    true but ``int("²")`` fails), not so many that ``int()`` refuses them (over 4300), and within
+    an INTEGER column (PostgreSQL refuses larger ones)."""
+    if raw and len(raw) <= len(str(MAX_ID)) and raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID:
+        return int(raw)
+    return None
 
 
 def page_arg(total: int, page_size: int) -> int:
@@ -218,6 +232,23 @@ def _load_visitor() -> None:
     g.user = row.user
 
 
+def _refuse_nul() -> Response | None:
+    """A NUL character (0x00) in the path, the query or a form is a bad request, refused before
+    any view runs: PostgreSQL can neither store nor compare text that contains one (it raised
+    a 500), and no one types it. The JSON API's body (a file) is the parser's business."""
+    if request.endpoint == "static":
+        return None
+    texts = [request.path, *request.args.keys(), *request.args.values()]
+    form_types = ("application/x-www-form-urlencoded", "multipart/form-data")
+    if request.mimetype in form_types and not request.path.startswith("/api/"):  # the API reads its body raw
+        for key, value in request.form.items(multi=True):
+            texts += (key, value)
+        texts += [f.filename or "" for f in request.files.values()]
+    if any("\x00" in (t or "") for t in texts):  # a multipart field name Werkzeug cannot parse is None
+        return error_page(400, "Begäran innehåller ett otillåtet tecken (NUL). Ta bort det och försök igen.")
+    return None
+
+
 def _check_csrf() -> Response | None:
     if request.method in SAFE_METHODS or request.endpoint in (None, "static"):
         return None
@@ -226,7 +257,8 @@ def _check_csrf() -> Response | None:
         return None
     sent = request.form.get("csrf_token", "")
     row = current_session()
-    if row is not None and sent and hmac.compare_digest(sent, row.csrf_token):
+    # compared as bytes: compare_digest refuses str with non-ASCII characters (a 500 before)
+    if row is not None and sent and hmac.compare_digest(sent.encode(), row.csrf_token.encode()):
         return None
     return stale_form_response()
 
@@ -235,7 +267,7 @@ def _kept_fields() -> list[tuple[str, str]]:
     return [
         (k, v)
         for k, v in request.form.items(multi=True)
-        if not any(s in k.lower() for s in SECRET_FIELDS)
+        if k is not None and not any(s in k.lower() for s in SECRET_FIELDS)  # None: an unparsable multipart name
     ]
 
 
@@ -255,7 +287,13 @@ def stale_form_response() -> Response:
 
 
 def _after(response: Response) -> Response:
-    _store_session_state()
+    try:
+        _store_session_state()
+    except OperationalError as exc:
+        # the page was rendered, but its new session (the CSRF token in the page) or its flash
+        # messages could not be stored: the page would not work, so answer 503 instead
+        response = _handle_db_down(exc)
+        g.pop("set_cookie_token", None)  # that session was never stored
     cfg = current_app.config
     token = g.get("set_cookie_token")
     if token:
@@ -347,6 +385,9 @@ ERROR_TEXTS: dict[int, tuple[str, str]] = {
 
 def error_page(code: int, message: str | None = None) -> Response:
     title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
+    if request.path.startswith("/api/"):  # the JSON API answers in JSON, whatever went wrong
+        return Response(json.dumps({"fel": message or text}, ensure_ascii=False), status=code,
+                        mimetype="application/json")
     html = render_template("errors/error.html", code=code, title=title, text=message or text)
     return Response(html, status=code)
 
@@ -364,15 +405,30 @@ def _handle_denied(exc: PermissionDenied) -> Response:
     return error_page(403, exc.message)
 
 
+#: seconds a client is asked to wait before retrying when the database does not answer
+DB_DOWN_RETRY_AFTER = 30
+
+
 def _handle_db_down(exc: OperationalError) -> Response:
     log.error("database unavailable: %s", exc)
     _discard_db_session()
-    return error_page(503)
+    # the page is drawn without the database: the user and session objects loaded earlier in
+    # this request are expired by the rollback and cannot be reloaded, so show no one as
+    # logged in (the cookie is kept: the next request is logged in again)
+    g.user = None
+    g.auth_session = None
+    response = error_page(503)
+    response.headers["Retry-After"] = str(DB_DOWN_RETRY_AFTER)
+    return response
 
 
 def _handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error")
     _discard_db_session()
+    # the rollback expired the user and session objects of this request; the page would
+    # fail drawing them (DetachedInstanceError) and answer with no page at all
+    g.user = None
+    g.auth_session = None
     return error_page(500)
 
 
@@ -428,8 +484,19 @@ def url_with(**changes: Any) -> str:
     return request.path + ("?" + urlencode(args) if args else "")
 
 
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in URLs: ids beyond the database's integer range are a 404, not a 500
+    (SQLite raises OverflowError, PostgreSQL NumericValueOutOfRange)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter  # before the blueprints add their rules
     app.before_request(_load_visitor)
+    app.before_request(_refuse_nul)
     app.before_request(_check_csrf)
     app.after_request(_after)
     app.register_error_handler(HTTPException, _handle_http)

@@ -8,11 +8,21 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kontroll.core import hooks
+from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can
-from kontroll.core.web import acting_user, flash, local_today, login_required, page_arg, require_perm, unit_or_404, year_arg
+from kontroll.core.web import (
+    acting_user,
+    flash,
+    form_id,
+    local_today,
+    login_required,
+    page_arg,
+    require_perm,
+    unit_or_404,
+    year_arg,
+)
 from kontroll.db import get_session
 from kontroll.genomgang import services as svc
 from kontroll.genomgang.models import Genomgang
@@ -135,7 +145,7 @@ def start(code: str, genomgang_id: int) -> Response:
     require_perm(Perm.PERFORM_GENOMGANG, unit)
     g = _genomgang(unit, genomgang_id)
     db = get_session()
-    ids = [int(x) for x in request.form.getlist("participants") if x.isdigit()]
+    ids = [i for i in map(form_id, request.form.getlist("participants")) if i is not None]
     people = list(db.scalars(select(User).where(User.id.in_(ids)))) if ids else []
     try:
         template = svc.genomgang_template(checklists_directory(current_app.config),
@@ -204,6 +214,7 @@ def work(code: str, genomgang_id: int) -> Response:
     page = page_arg(total, svc.PAGE_SIZE)
     rows = svc.work_list(db, g, handlaggare=handlaggare, team=team, status=status, page=page)
     prog = svc.progress(db, g)
+    audit.record_view(db, acting_user(), "genomgang.cases_view", object_type="genomgang", object_id=g.id, unit=unit)
     html = render_template(
         "genomgang/work.html", unit=unit, g=g, rows=rows, total=total, page=page,
         pages=max(1, -(-total // svc.PAGE_SIZE)), prog=prog, teams=svc.teams_in(db, g), handlaggare=handlaggare,
@@ -213,11 +224,14 @@ def work(code: str, genomgang_id: int) -> Response:
 
 
 def _render_case(unit: Unit, g: Genomgang, case_id: int, error: ValidationError | None = None,
-                 status: int = 200) -> Response:
+                 status: int = 200, audit_view: bool = False) -> Response:
     db = get_session()
     sc = svc.snapshot_case(db, g, case_id)
     if sc is None:
         abort(404)
+    if audit_view:
+        audit.record_view(db, acting_user(), "genomgang.case_view", object_type="case", object_id=sc.case_ref,
+                          unit=unit)
     result = svc.result_for(db, g, case_id)
     brister = {b.area_key: b for b in svc.brister_of(db, result)}
     me = acting_user()
@@ -236,7 +250,7 @@ def case_form(code: str, genomgang_id: int, case_id: int) -> Response:
     g = _genomgang(unit, genomgang_id)
     if not g.is_started:
         abort(404)
-    return _render_case(unit, g, case_id)
+    return _render_case(unit, g, case_id, audit_view=True)
 
 
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/arenden/<int:case_id>")

@@ -11,11 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kontroll.checklists.templates import ANSWER_LABELS
-from kontroll.core import hooks
+from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Unit, User
 from kontroll.core.permissions import Perm, PermissionDenied, all_roles, can, can_anywhere, units_where
-from kontroll.core.web import acting_user, current_user, flash, local_today, login_required, require_perm, unit_or_404
+from kontroll.core.web import (
+    acting_user,
+    current_user,
+    flash,
+    form_id,
+    local_today,
+    login_required,
+    require_perm,
+    unit_or_404,
+)
 from kontroll.db import get_session
 from kontroll.reviews import services as svc
 from kontroll.reviews.models import Atgard, Review
@@ -113,7 +122,9 @@ def start(drawn_case_id: int) -> Response:
         abort(404)
     if request.method == "GET":
         # no state change on GET: the review (and the frozen template version) is created
-        # when the reviewer presses the button
+        # when the reviewer presses the button; only the view itself is logged
+        audit.record_view(db, me, "case.view", object_type="case", object_id=drawn_case.case_ref,
+                          unit=drawn_case.draw.unit_id)
         return Response(render_template("reviews/start.html", drawn_case=drawn_case, label=period_label))
     try:
         review = svc.open_review(db, me, drawn_case, _template())
@@ -153,7 +164,10 @@ def _render_review(review: Review, answers: svc.Answers | None = None, error: Va
 @bp.get("/granskningar/<int:review_id>")
 @login_required
 def review(review_id: int) -> Response:
-    return _render_review(_load_review(review_id))
+    loaded = _load_review(review_id)
+    audit.record_view(get_session(), acting_user(), "review.view", object_type="review", object_id=loaded.id,
+                      unit=loaded.drawn_case.draw.unit_id)
+    return _render_review(loaded)
 
 
 @bp.post("/granskningar/<int:review_id>")
@@ -267,9 +281,9 @@ def atgard_create(code: str) -> Response:
     require_perm(Perm.MANAGE_ATGARDER, unit)
     db = get_session()
     try:
-        ids = [int(x) for x in request.form.getlist("brister") if x.isdigit()]
+        ids = [i for i in map(form_id, request.form.getlist("brister")) if i is not None]
         raw_owner = request.form.get("owner", "")
-        owner = db.get(User, int(raw_owner)) if raw_owner.isdigit() else None
+        owner = db.get(User, owner_id) if (owner_id := form_id(raw_owner)) is not None else None
         atgard = svc.open_atgard(db, acting_user(), unit, ids, request.form.get("description", ""), owner,
                                  request.form.get("due_date", ""), today=local_today())
     except ValidationError as err:
@@ -361,7 +375,7 @@ def atgard_verify(code: str, atgard_id: int) -> Response:
         abort(404)
     try:
         raw = request.form.get("confirming_review", "")
-        confirming = db.get(Review, int(raw)) if raw.isdigit() else None
+        confirming = db.get(Review, review_id) if (review_id := form_id(raw)) is not None else None
         if raw and confirming is None:
             raise ValidationError("Den valda granskningen finns inte.", "confirming_review")
         svc.verify_atgard(db, acting_user(), atgard, request.form.get("verified_note", ""), confirming)

@@ -14,7 +14,7 @@ from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can, may_draw
-from kontroll.core.web import acting_user, flash, login_required, require_perm, unit_or_404
+from kontroll.core.web import acting_user, flash, form_id, login_required, require_perm, unit_or_404
 from kontroll.db import get_session, utcnow
 from kontroll.sampling import services as svc
 from kontroll.sampling.models import Draw
@@ -86,7 +86,9 @@ def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, s
 def draw_detail(code: str, draw_id: int) -> Response:
     unit = unit_or_404(code)
     require_perm(Perm.VIEW_DRAWS, unit)
-    return _render_draw(unit, _draw(unit, draw_id))
+    draw = _draw(unit, draw_id)
+    audit.record_view(get_session(), acting_user(), "draw.view", object_type="draw", object_id=draw.id, unit=unit)
+    return _render_draw(unit, draw)
 
 
 @bp.post("/stickprov/<int:draw_id>/omdragning")
@@ -119,7 +121,7 @@ def assign(code: str, draw_id: int, case_id: int) -> Response:
         abort(404)
     try:
         raw = request.form.get("reviewer", "")
-        reviewer = db.get(User, int(raw)) if raw.isdigit() else None
+        reviewer = db.get(User, reviewer_id) if (reviewer_id := form_id(raw)) is not None else None
         if reviewer is None:
             raise ValidationError("Välj en granskare.", "reviewer")
         svc.assign_reviewer(db, acting_user(), drawn_case, reviewer, override_reason=request.form.get("override_reason"))
@@ -156,8 +158,7 @@ def case_page(code: str, case_ref: str) -> str:
     history = svc.case_history(db, unit, case_ref)
     if case is None and not history:
         abort(404)
-    audit.record(db, acting_user(), "case.view", object_type="case", object_id=case_ref[:64], unit=unit)
-    db.commit()
+    audit.record_view(db, acting_user(), "case.view", object_type="case", object_id=case_ref, unit=unit)
     return render_template("sampling/case.html", unit=unit, case_ref=case_ref, case=case, history=history,
                            label=svc.period_label, labels=FIELD_LABELS)
 

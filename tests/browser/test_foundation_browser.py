@@ -70,6 +70,11 @@ def test_unit_overview_and_audit_log(page):
     page.get_by_role("button", name="Filtrera").click()
     expect(page.get_by_role("cell", name="Inloggning", exact=True).first).to_be_visible()
     check_page(page, "audit-log")
+    page.get_by_label("Enhet").select_option("IFO-FS")
+    page.get_by_role("button", name="Filtrera").click()
+    page.get_by_role("link", name="Kontrollera hela kedjan nu").click()
+    expect(page.get_by_role("status")).to_contain_text("Obruten kedja:")
+    check_page(page, "audit-log-chain-checked")
 
 
 def test_narrow_screen_and_keyboard(browser, live_server):

@@ -1,0 +1,1 @@
+"""Test helpers that are not fixtures: a local OpenID Connect identity provider."""
