@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-from scipy.stats import beta
 
 __all__ = [
     "clopper_pearson_interval",
@@ -64,6 +63,8 @@ def clopper_pearson_upper(n: int, d: int, confidence: float = 0.95) -> float:
     if d == 0:
         # closed form, exact to the last bit: 1 - alpha**(1/n)
         return -math.expm1(math.log1p(-confidence) / n)
+    from scipy.stats import beta  # imported here: scipy.stats costs ~2 s at every process start
+
     return float(beta.ppf(confidence, d + 1, n - d))
 
 
@@ -77,6 +78,8 @@ def clopper_pearson_interval(n: int, d: int, confidence: float = 0.95) -> tuple[
     n, d = _check_counts(n, d)
     confidence = _check_level(confidence, "Säkerheten (konfidensgraden)")
     alpha = 1.0 - confidence
+    from scipy.stats import beta
+
     lo = 0.0 if d == 0 else float(beta.ppf(alpha / 2, d, n - d + 1))
     hi = 1.0 if d == n else float(beta.ppf(1 - alpha / 2, d + 1, n - d))
     return lo, hi

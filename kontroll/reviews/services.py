@@ -540,7 +540,11 @@ class Overview:
 
 def month_overview(session: Session, unit: Unit, period: str, today: dt.date, late_months: int = 1) -> Overview:
     deadline = late_after(period, late_months)
-    draw = session.scalar(select(Draw).where(Draw.unit_id == unit.id, Draw.period == period, Draw.voided_dt.is_(None)))
+    draw = session.scalar(
+        select(Draw).where(Draw.unit_id == unit.id, Draw.period == period, Draw.voided_dt.is_(None))
+        # one query per level instead of one per drawn case (the unit and year pages call this often)
+        .options(selectinload(Draw.cases).selectinload(DrawnCase.assignments).selectinload(Assignment.reviewer))
+    )
     overview = Overview(draw, deadline)
     if draw is None:
         return overview
