@@ -32,6 +32,13 @@ NAMING_CONVENTION = {
 }
 
 
+#: ``info`` of a text column whose value the application generates (a hash, token, seed, state
+#: or code): not free text, so kontroll.privacy neither checks nor scans it
+MACHINE: dict[str, str] = {"privacy": "machine"}
+#: ``info`` of a column holding JSON: kontroll.privacy checks every string inside it
+JSON_TEXT: dict[str, str] = {"privacy": "json"}
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp stored in UTC and always returned timezone-aware (UTC).
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow
+from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
 
 
 class ImmutableError(RuntimeError):
@@ -39,17 +39,17 @@ class CaseListSnapshot(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     #: "webb", "cli" or "api"
-    source: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(10), info=MACHINE)
     imported_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: the uploaded file's base name, for the record; the file itself is never kept
     source_filename: Mapped[str] = mapped_column(String(255))
-    file_format: Mapped[str] = mapped_column(String(10))
+    file_format: Mapped[str] = mapped_column(String(10), info=MACHINE)
     row_count: Mapped[int] = mapped_column(Integer)
     #: SHA-256 of the canonical form (docs/caselist-canonical-form.md)
-    sha256: Mapped[str] = mapped_column(String(64))
-    canonical_version: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64), info=MACHINE)
+    canonical_version: Mapped[str] = mapped_column(String(40), info=MACHINE)
     #: JSON: field -> header used, and the headers that were dropped unread
-    mapping: Mapped[str] = mapped_column(Text)
+    mapping: Mapped[str] = mapped_column(Text, info=JSON_TEXT)
     #: how many cases were linked to a user: by signature, by exact name, not at all
     linked_by_signature: Mapped[int] = mapped_column(Integer, default=0)
     linked_by_name: Mapped[int] = mapped_column(Integer, default=0)
@@ -77,7 +77,7 @@ class SnapshotCase(Base):
     #: the kontroll user who handles the case, when it could be linked
     handlaggare_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     #: "signatur", "namn" or None
-    link_method: Mapped[str | None] = mapped_column(String(10))
+    link_method: Mapped[str | None] = mapped_column(String(10), info=MACHINE)
     #: the row in the file (header = 1), to point people at it
     source_row: Mapped[int] = mapped_column(Integer)
 
@@ -103,7 +103,7 @@ class CaseListSettings(Base):
 
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
     #: JSON: field -> header
-    column_mapping: Mapped[str] = mapped_column(Text, default="{}")
+    column_mapping: Mapped[str] = mapped_column(Text, default="{}", info=JSON_TEXT)
     updated_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -115,7 +115,7 @@ class CaseListApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(String(200))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=MACHINE)
     #: the user on whose behalf imports are recorded
     acting_user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
@@ -136,12 +136,12 @@ class PendingImport(Base):
 
     __tablename__ = "pending_imports"
 
-    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    id: Mapped[str] = mapped_column(String(43), primary_key=True, info=MACHINE)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     source_filename: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), info=MACHINE)
     #: the snapshot the preview's diff was made against (None: the first list)
     previous_snapshot_id: Mapped[int | None] = mapped_column(Integer)
     payload: Mapped[bytes] = mapped_column(LargeBinary)

@@ -38,6 +38,8 @@ from typing import Any, Callable
 # package fails loudly here instead of silently downgrading openpyxl.
 import defusedxml  # noqa: F401
 
+from kontroll.privacy.personnummer import contains_personnummer
+
 __all__ = [
     "FIELDS",
     "FIELD_LABELS",
@@ -50,7 +52,6 @@ __all__ = [
     "parse_case_list",
     "canonical_bytes",
     "snapshot_sha256",
-    "looks_like_personnummer",
     "CANONICAL_FORMAT_ID",
 ]
 
@@ -241,77 +242,6 @@ def _number_text(value: int | float) -> str:
 
 
 # --------------------------------------------------------------------------
-# Personnummer / samordningsnummer detection
-# --------------------------------------------------------------------------
-
-# 6 or 8 digits, optional separator, 4 digits, standing as a token of its own
-# (not glued to letters, digits, '-' or '+'). A whole value is a special case.
-_PN_SEARCH = re.compile(r"(?<![\w+\-])(\d{8}|\d{6})[-+ ]?(\d{4})(?![\w+\-])")
-_PN_FULL = re.compile(r"(\d{8}|\d{6})[-+ ]?(\d{4})")
-_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _valid_pn_digits(first: str, last: str) -> bool:
-    """Date part plausible (day +60 for samordningsnummer) and Luhn valid."""
-    digits = [int(c) for c in first + last]  # int() also reads non-ASCII digits
-    century = None
-    if len(digits) == 12:
-        century = digits[0] * 10 + digits[1]
-        if century not in (18, 19, 20):
-            return False
-        digits = digits[2:]
-    yy = digits[0] * 10 + digits[1]
-    month = digits[2] * 10 + digits[3]
-    day = digits[4] * 10 + digits[5]
-    if day > 60:  # samordningsnummer
-        day -= 60
-    if not 1 <= month <= 12 or day < 1:
-        return False
-    if century is None:
-        if day > _DAYS_IN_MONTH[month]:  # unknown century: allow 29 February
-            return False
-    else:
-        try:
-            date(century * 100 + yy, month, day)
-        except ValueError:
-            return False
-    total = 0
-    for i, d in enumerate(digits):
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def looks_like_personnummer(value: str) -> bool:
-    """True if the whole value is a personnummer or samordningsnummer.
-
-    10 or 12 digits, optionally with ``-``, ``+`` or a space before the last
-    four; a plausible date (day + 60 for samordningsnummer; century 18-20 in
-    the 12-digit form) and a valid Luhn check digit over the 10-digit form.
-    """
-    if not isinstance(value, str):
-        return False
-    value = value.strip()
-    if not 10 <= len(value) <= 13 or not value[-1].isdigit():
-        return False
-    m = _PN_FULL.fullmatch(value)
-    return bool(m) and _valid_pn_digits(m.group(1), m.group(2))
-
-
-def _contains_personnummer(value: str) -> bool:
-    """True if the value is, or contains as a separate token, a personnummer."""
-    if len(value) < 10:
-        return False
-    for m in _PN_SEARCH.finditer(value):
-        if _valid_pn_digits(m.group(1), m.group(2)):
-            return True
-    return False
-
-
-# --------------------------------------------------------------------------
 # Dates and amounts
 # --------------------------------------------------------------------------
 
@@ -339,7 +269,7 @@ def _safe_example(value: str) -> str | None:
     """
     if len(value) > 40 or any(ch.isalpha() for ch in value):
         return None
-    if _contains_personnummer(value):
+    if contains_personnummer(value):
         return None
     return value
 
@@ -418,12 +348,10 @@ _MISSING = object()
 
 
 def _check_text(value: str) -> str:
-    if len(value) > MAX_FIELD_CHARS:
-        if _contains_personnummer(value):
-            raise _CellProblem("personnummer")
-        raise _CellProblem("too_long")
-    if len(value) >= 10 and _PN_SEARCH.search(value) and _contains_personnummer(value):
+    if contains_personnummer(value):
         raise _CellProblem("personnummer")
+    if len(value) > MAX_FIELD_CHARS:
+        raise _CellProblem("too_long")
     if value[0] == "#" and value.upper() in _EXCEL_ERRORS:
         raise _CellProblem("excel_error", value)
     return value
@@ -436,7 +364,7 @@ def _check_number_cell(value: int | float) -> None:
     if isinstance(value, float) and not value.is_integer():
         return
     text = _number_text(value)
-    if len(text) >= 10 and _contains_personnummer(text):
+    if contains_personnummer(text):
         raise _CellProblem("personnummer")
 
 
@@ -482,7 +410,7 @@ def _ref_converter(raw: Any) -> str | None:
             return None
         if len(value) > MAX_FIELD_CHARS or value[0] == "#":
             return _check_text(value)
-        if len(value) >= 10 and _PN_SEARCH.search(value) and _contains_personnummer(value):
+        if contains_personnummer(value):
             raise _CellProblem("personnummer")
         return value
     return _text_value(raw, True)
@@ -495,7 +423,7 @@ def _date_value(raw: Any, epoch: datetime | None) -> date | None:
         value = _clean_text(raw)
         if value is None:
             return None
-        if len(value) >= 10 and _contains_personnummer(value):
+        if contains_personnummer(value):
             raise _CellProblem("personnummer")
         return _parse_date_text(value)
     if isinstance(raw, datetime):
@@ -556,13 +484,13 @@ def _amount_value(raw: Any) -> Decimal | None:
     if type(raw) is str:
         # Below 13 characters a fast-path amount has at most 9 integer digits
         # and cannot hold a personnummer.
-        if _AMOUNT_FAST.fullmatch(raw) and (len(raw) < 13 or not _PN_SEARCH.search(raw)):
+        if _AMOUNT_FAST.fullmatch(raw) and (len(raw) < 13 or not contains_personnummer(raw)):
             number = Decimal(raw.translate(_AMOUNT_FAST_TABLE))
             return _ZERO if raw[0] == "-" and not number else number
         value = _clean_text(raw)
         if value is None:
             return None
-        if len(value) >= 10 and _contains_personnummer(value):
+        if contains_personnummer(value):
             raise _CellProblem("personnummer")
         return _parse_amount_text(value)
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -1074,7 +1002,7 @@ def _find_header_row(source: Iterator[tuple[int, Any]]) -> tuple[int, list[str]]
             headers = [_clean_header(c) for c in cells]
             while headers and not headers[-1]:
                 headers.pop()
-            if any(_contains_personnummer(h) for h in headers):
+            if any(contains_personnummer(h) for h in headers):
                 # A file without a header row: its first case would become
                 # "headers" and end up in messages and the mapping.
                 raise CaseListError(

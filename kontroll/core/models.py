@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kontroll.db import Base, UTCDateTime, utcnow
+from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
 
 
 class Role(enum.StrEnum):
@@ -124,7 +124,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     #: the user's signature / user id in the case system, used to link cases to handläggare
     case_system_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_hash: Mapped[str | None] = mapped_column(String(255), info=MACHINE)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -132,11 +132,11 @@ class User(Base):
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: single sign-on link: the organisation's tenant id (Entra ``tid``) and the person's
     #: immutable object id in it (``oid``). Never matched by e-mail or username.
-    oidc_tid: Mapped[str | None] = mapped_column(String(64))
-    oidc_oid: Mapped[str | None] = mapped_column(String(64))
+    oidc_tid: Mapped[str | None] = mapped_column(String(64), info=MACHINE)
+    oidc_oid: Mapped[str | None] = mapped_column(String(64), info=MACHINE)
     #: TOTP second factor: the secret, Fernet-encrypted with a key derived from SECRET_KEY.
     #: Set but not enabled (``totp_enabled_dt`` NULL) while the user is enrolling.
-    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(255), info=MACHINE)
     totp_enabled_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: the last TOTP time step accepted: a code is never accepted twice
     totp_last_timestep: Mapped[int | None] = mapped_column(Integer)
@@ -201,18 +201,18 @@ class UserSession(Base):
     __tablename__ = "user_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=MACHINE)
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    csrf_token: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str] = mapped_column(String(64), info=MACHINE)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: flash messages waiting to be shown (JSON list)
-    flashes: Mapped[str | None] = mapped_column(Text)
+    flashes: Mapped[str | None] = mapped_column(Text, info=JSON_TEXT)
     #: a login in progress on this (anonymous) session, JSON: the TOTP step after a correct
     #: password, or the state/nonce/PKCE verifier of a single sign-on round trip
-    pending_login: Mapped[str | None] = mapped_column(Text)
+    pending_login: Mapped[str | None] = mapped_column(Text, info=JSON_TEXT)
 
     user: Mapped[User | None] = relationship()
 
@@ -232,17 +232,17 @@ class AuditEntry(Base):
     actor_user_id: Mapped[int | None] = mapped_column(index=True)
     #: the actor as text (username, "system", "cli:<user>"), kept even if the user is renamed
     actor_label: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64), index=True)
-    object_type: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True, info=MACHINE)
+    object_type: Mapped[str | None] = mapped_column(String(64), info=MACHINE)
     object_id: Mapped[str | None] = mapped_column(String(64))
     unit_id: Mapped[int | None] = mapped_column(index=True)
     #: JSON with sorted keys
-    details: Mapped[str] = mapped_column(Text, default="{}")
-    ip_address: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}", info=JSON_TEXT)
+    ip_address: Mapped[str | None] = mapped_column(String(64), info=MACHINE)
     #: the previous entry's entry_hash (64 zeros for the first); unique: the chain cannot fork
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True, info=MACHINE)
     #: HMAC-SHA256 over prev_hash and the entry's canonical text (kontroll.core.audit.entry_text)
-    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True, info=MACHINE)
 
     __table_args__ = (Index(None, "object_type", "object_id"),)
 
@@ -259,7 +259,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40), info=MACHINE)
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str | None] = mapped_column(String(500))
@@ -275,8 +275,8 @@ class JobRun(Base):
     __tablename__ = "job_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    job: Mapped[str] = mapped_column(String(64))
-    period: Mapped[str] = mapped_column(String(32))
+    job: Mapped[str] = mapped_column(String(64), info=MACHINE)
+    period: Mapped[str] = mapped_column(String(32), info=MACHINE)
     started_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     result: Mapped[str | None] = mapped_column(Text)

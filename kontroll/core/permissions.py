@@ -40,6 +40,39 @@ class Perm(enum.StrEnum):
 
 
 R = Role
+
+
+class Job(enum.StrEnum):
+    """A job a person is *chosen* for in a unit (design.md invariant 10). Only someone who
+    holds one of the job's roles in that very unit may be chosen; an org-wide role (nämnd,
+    revisor, systemadministratör) never counts, and an override of a separation rule never
+    widens who may be chosen."""
+
+    REVIEWER = "reviewer"  # reviews a drawn case in the monthly stickprov
+    ATGARD_OWNER = "atgard_owner"  # is responsible for carrying out an åtgärd
+    ATGARD_VERIFIER = "atgard_verifier"  # verifies that a genomförd åtgärd worked
+    GENOMGANG_PARTICIPANT = "genomgang_participant"  # goes through the cases in a genomgång
+
+
+JOB_ROLES: dict[Job, frozenset[Role]] = {
+    Job.REVIEWER: frozenset({R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF}),
+    Job.ATGARD_OWNER: frozenset({R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF}),
+    Job.ATGARD_VERIFIER: frozenset({R.SEKTIONSCHEF, R.ENHETSCHEF}),
+    Job.GENOMGANG_PARTICIPANT: frozenset({R.FORSTE_SOCIALSEKRETERARE}),
+}
+
+#: how a refusal names the roles a job needs
+JOB_ROLE_TEXT: dict[Job, str] = {
+    Job.REVIEWER: "1:e socialsekreterare eller enhetschef",
+    Job.ATGARD_OWNER: "sektionschef, administratör, 1:e socialsekreterare eller enhetschef",
+    Job.ATGARD_VERIFIER: "sektionschef eller enhetschef",
+    Job.GENOMGANG_PARTICIPANT: "1:e socialsekreterare",
+}
+
+#: roles that may review a drawn case
+REVIEWER_ROLES = JOB_ROLES[Job.REVIEWER]
+
+
 PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.VIEW_UNIT: frozenset(
         {R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR,
@@ -63,7 +96,7 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     ),
     Perm.VIEW_REVIEWS: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}),
     Perm.MANAGE_ATGARDER: frozenset({R.SEKTIONSCHEF}),
-    Perm.VERIFY_ATGARD: frozenset({R.SEKTIONSCHEF, R.ENHETSCHEF}),
+    Perm.VERIFY_ATGARD: JOB_ROLES[Job.ATGARD_VERIFIER],
     Perm.RECEIVE_FEEDBACK: frozenset({R.SOCIALSEKRETERARE}),
     Perm.VIEW_GENOMGANGAR: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF, R.REVISOR}),
     Perm.PLAN_GENOMGANGAR: frozenset({R.SEKTIONSCHEF, R.FORSTE_SOCIALSEKRETERARE}),
@@ -72,8 +105,7 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.SIGN_ASSESSMENT: frozenset({R.SEKTIONSCHEF}),
 }
 
-#: roles that may review a drawn case (by default; others need a recorded override)
-REVIEWER_ROLES = frozenset({R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF})
+
 
 
 def may_draw(user: User | None, unit: Unit) -> bool:
@@ -100,6 +132,28 @@ def roles_in(user: User | None, unit: Unit | int | None) -> set[Role]:
     return {
         a.role for a in user.role_assignments if a.unit_id is None or (unit_id is not None and a.unit_id == unit_id)
     }
+
+
+def unit_roles(user: User | None, unit: Unit | int) -> set[Role]:
+    """The roles ``user`` holds in ``unit`` itself: org-wide assignments do not count."""
+    if user is None or not user.is_active:
+        return set()
+    unit_id = unit.id if isinstance(unit, Unit) else unit
+    return {a.role for a in user.role_assignments if a.unit_id is not None and a.unit_id == unit_id}
+
+
+def may_hold(user: User | None, job: Job, unit: Unit | int) -> bool:
+    """Whether ``user`` may be chosen for ``job`` in ``unit`` (active, with a role for it there)."""
+    return bool(unit_roles(user, unit) & JOB_ROLES[job])
+
+
+def job_holders_clause(job: Job, unit: Unit | int):  # type: ignore[no-untyped-def]
+    """A WHERE clause for the users who may be chosen for ``job`` in ``unit`` (join
+    RoleAssignment on the user): the query form of :func:`may_hold`."""
+    from kontroll.core.models import RoleAssignment
+
+    unit_id = unit.id if isinstance(unit, Unit) else unit
+    return (RoleAssignment.unit_id == unit_id) & RoleAssignment.role.in_(sorted(JOB_ROLES[job])) & User.is_active.is_(True)
 
 
 def all_roles(user: User | None) -> set[Role]:

@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from kontroll.core import auth
+from kontroll.core.errors import ValidationError
 from kontroll.core.models import ROLE_LABELS, Unit, User, UserSession
 from kontroll.core.permissions import Perm, PermissionDenied, can, can_anywhere, require, role_summary
 from kontroll.db import get_session, utcnow
@@ -369,6 +370,7 @@ ERROR_TEXTS: dict[int, tuple[str, str]] = {
         "Filen är för stor",
         "Det du skickade är större än vad kontroll tar emot. Dela upp filen eller kontakta systemadministratören.",
     ),
+    422: ("Uppgifterna kunde inte sparas", "Något i det du skickade kunde inte godtas. Ingenting har sparats."),
     429: ("För många försök", "Vänta en stund och försök igen."),
     500: (
         "Något gick fel",
@@ -403,6 +405,14 @@ def _handle_http(exc: HTTPException) -> Response:
 
 def _handle_denied(exc: PermissionDenied) -> Response:
     return error_page(403, exc.message)
+
+
+def _handle_refused(exc: ValidationError) -> Response:
+    """Bad input that a view did not catch itself (e.g. the personnummer backstop refusing at
+    commit): nothing is kept, and the page says why."""
+    get_session().rollback()
+    g.pop("flashes_dirty", None)
+    return error_page(422, exc.message)
 
 
 #: seconds a client is asked to wait before retrying when the database does not answer
@@ -501,6 +511,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_after)
     app.register_error_handler(HTTPException, _handle_http)
     app.register_error_handler(PermissionDenied, _handle_denied)
+    app.register_error_handler(ValidationError, _handle_refused)
     app.register_error_handler(OperationalError, _handle_db_down)
     app.register_error_handler(Exception, _handle_unexpected)
     app.jinja_env.globals.update(

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow
+from kontroll.db import Base, UTCDateTime, utcnow, MACHINE
 from kontroll.reviews.models import TemplateVersion
 
 
@@ -64,7 +64,7 @@ class Genomgang(Base):
     #: the year whose target the genomgång counts for
     year: Mapped[int] = mapped_column(Integer)
     planned_on: Mapped[dt.date] = mapped_column(Date)
-    state: Mapped[str] = mapped_column(String(20), default=GenomgangState.PLANERAD.value)
+    state: Mapped[str] = mapped_column(String(20), default=GenomgangState.PLANERAD.value, info=MACHINE)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("case_list_snapshots.id", ondelete="RESTRICT"))
@@ -109,7 +109,7 @@ class GenomgangResult(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     genomgang_id: Mapped[int] = mapped_column(ForeignKey("genomgangar.id", ondelete="RESTRICT"))
     snapshot_case_id: Mapped[int] = mapped_column(ForeignKey("snapshot_cases.id", ondelete="RESTRICT"))
-    result: Mapped[str] = mapped_column(String(20))
+    result: Mapped[str] = mapped_column(String(20), info=MACHINE)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     recorded_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

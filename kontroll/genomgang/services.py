@@ -30,7 +30,7 @@ from kontroll.checklists.templates import Template
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Unit, User
-from kontroll.core.permissions import Perm, PermissionDenied, can
+from kontroll.core.permissions import Job, Perm, PermissionDenied, can, job_holders_clause
 from kontroll.db import utcnow
 from kontroll.genomgang.models import (
     Genomgang,
@@ -40,6 +40,7 @@ from kontroll.genomgang.models import (
     ResultValue,
     genomgang_participants,
 )
+from kontroll.privacy.guard import check_text
 from kontroll.reviews import services as reviews
 from kontroll.reviews.models import Brist, atgard_brister
 
@@ -192,10 +193,10 @@ def genomgang_template(directory: Path, template_id: str | None = None) -> Templ
 
 
 def forste_in_unit(session: Session, unit: Unit) -> list[User]:
+    """Who may take part in a genomgång of ``unit`` (``permissions.Job.GENOMGANG_PARTICIPANT``)."""
     return list(session.scalars(
         select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(RoleAssignment.unit_id == unit.id, RoleAssignment.role == Role.FORSTE_SOCIALSEKRETERARE,
-               User.is_active.is_(True))
+        .where(job_holders_clause(Job.GENOMGANG_PARTICIPANT, unit))
         .distinct().order_by(User.full_name)
     ))
 
@@ -386,6 +387,7 @@ def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id:
             if len(comment) > MAX_COMMENT:
                 raise ValidationError(f"Kommentaren i ”{known[key].title}” är för lång (högst {MAX_COMMENT} tecken).",
                                       f"kommentar-{key}")
+            check_text(comment, f"Kommentaren i ”{known[key].title}” för ärende {sc_ref}", f"kommentar-{key}")
     row = result_for(session, g, snapshot_case_id)
     changed = row is not None
     if row is not None:
@@ -429,8 +431,12 @@ def record_feedback(session: Session, actor: User, g: Genomgang, handlaggare_key
     day = reviews.parse_date(given_on, "given_on", "Datum för mötet")
     if day > (today or dt.date.today()):
         raise ValidationError("Mötet kan inte ligga i framtiden.", "given_on")
+    note = note.strip()
+    if len(note) > MAX_COMMENT:
+        raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "note")
+    check_text(note, "Anteckningen från mötet", "note")
     fb = GenomgangFeedback(genomgang_id=g.id, handlaggare_key=handlaggare_key, given_on=day,
-                           note=note.strip()[:MAX_COMMENT] or None, recorded_by_id=actor.id, recorded_dt=utcnow())
+                           note=note or None, recorded_by_id=actor.id, recorded_dt=utcnow())
     session.add(fb)
     session.flush()
     audit.record(session, actor, "genomgang.feedback", object_type="genomgang", object_id=g.id, unit=g.unit_id,

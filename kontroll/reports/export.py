@@ -80,10 +80,10 @@ def sections(s: Summary, tz: str = "Europe/Stockholm") -> list[Section]:
         "En åtgärd som gäller brister i flera områden räknas i vart och ett av dem."))
     out.append(Section(
         "Avsteg från reglerna om åtskillnad", ["Enhet", "Månad", "Regel", "Motivering"],
-        [[u.unit_code, o.month, o.rule, o.reason] for u in s.units for o in u.overrides]))
+        [[u.unit_code, o.month, o.rule, o.shown_reason] for u in s.units for o in u.overrides]))
     out.append(Section(
         "Sektionschefens bedömning", ["Enhet", "Version", "Signerad", "Bedömning"],
-        [[u.unit_code, str(u.assessment.version), u.assessment.signed_date.isoformat(), u.assessment.text]
+        [[u.unit_code, str(u.assessment.version), u.assessment.signed_date.isoformat(), u.assessment.shown_text]
          if u.assessment else [u.unit_code, "–", "–", "Ingen bedömning är signerad ännu."] for u in s.units]))
     out.append(Section(
         "Fingeravtryck från händelseloggen", ["Mått", "Värde"],

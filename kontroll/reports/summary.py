@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.core.models import AuditEntry, Unit
 from kontroll.genomgang import services as genomgang_svc
+from kontroll.privacy.committee import CommitteeTextCheck
+from kontroll.privacy.committee import describe as describe_identifiers
 from kontroll.reports.models import Assessment
 from kontroll.reports.stats import clopper_pearson_upper, plain_swedish_bound, required_sample_size
 from kontroll.reviews.models import Atgard, AtgardState, Brist, Review, ReviewAnswer, ReviewState, TemplateVersion
@@ -152,11 +154,27 @@ class AtgardRow:
     overdue: int
 
 
+#: what the committee's outputs show instead of a text that identifies someone (invariant 9)
+WITHHELD_TEXT = "Texten visas inte för nämnden: den innehåller uppgifter som kan identifiera en person."
+
+
 @dataclass
 class OverrideRow:
     month: str
     rule: str
     reason: str
+    #: what identifies someone in the reason (kontroll.privacy.committee kinds); then withheld
+    withheld: tuple[str, ...] = ()
+
+    @property
+    def shown_reason(self) -> str:
+        return WITHHELD_TEXT if self.withheld else self.reason
+
+    @property
+    def withheld_note(self) -> str:
+        """For the sektionschef: why the reason is not shown to the nämnd."""
+        return (f"Motiveringen för {self.month} visas inte för nämnden, eftersom den innehåller "
+                f"{describe_identifiers(list(self.withheld))}. Den finns kvar vid stickprovet.")
 
 
 @dataclass
@@ -166,10 +184,23 @@ class AssessmentView:
     signed_date: dt.date
     version: int
     signed_by_role: str = "sektionschefen"
+    #: what identifies someone in the text (kontroll.privacy.committee kinds); then withheld
+    withheld: tuple[str, ...] = ()
+
+    @property
+    def shown_text(self) -> str:
+        return WITHHELD_TEXT if self.withheld else self.text
+
+    @property
+    def withheld_note(self) -> str:
+        """For the sektionschef: why the text is not shown to the nämnd."""
+        return (f"Bedömningen (version {self.version}) visas inte för nämnden, eftersom den innehåller "
+                f"{describe_identifiers(list(self.withheld))}. Signera en ny version utan sådana uppgifter.")
 
 
 @dataclass
 class UnitSummary:
+    unit_id: int
     unit_code: str
     unit_name: str
     year: int
@@ -569,23 +600,27 @@ RULE_LABELS = {"hemmablindhet": "Hemmablindhet (granskaren leder ärendets grupp
                "roll": "Roll (granskaren har inte en granskande roll)"}
 
 
-def overrides(session: Session, unit: Unit, year: int) -> list[OverrideRow]:
+def overrides(session: Session, unit: Unit, year: int, check: CommitteeTextCheck | None = None) -> list[OverrideRow]:
+    check = check or CommitteeTextCheck(session)
     rows = session.execute(
         select(Draw.period, Assignment.override_rule, Assignment.override_reason)
         .join(DrawnCase, DrawnCase.id == Assignment.drawn_case_id).join(Draw, Draw.id == DrawnCase.draw_id)
         .where(Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Assignment.override_rule.is_not(None))
         .order_by(Draw.period, Assignment.id)
     ).tuples().all()
-    return [OverrideRow(month_name(p), RULE_LABELS.get(rule or "", rule or ""), reason or "") for p, rule, reason in rows]
+    return [OverrideRow(month_name(p), RULE_LABELS.get(rule or "", rule or ""), reason or "",
+                        tuple(check.kinds(reason, [unit.id]))) for p, rule, reason in rows]
 
 
-def current_assessment(session: Session, unit: Unit, year: int, tz: str) -> AssessmentView | None:
+def current_assessment(session: Session, unit: Unit, year: int, tz: str,
+                       check: CommitteeTextCheck | None = None) -> AssessmentView | None:
     rows = list(session.scalars(select(Assessment).where(Assessment.unit_id == unit.id, Assessment.year == year)
                                 .order_by(Assessment.signed_dt, Assessment.id)))
     if not rows:
         return None
     last = rows[-1]
-    return AssessmentView(last.id, last.text, local_date(last.signed_dt, tz), len(rows))
+    kinds = (check or CommitteeTextCheck(session)).kinds(last.text, [unit.id])
+    return AssessmentView(last.id, last.text, local_date(last.signed_dt, tz), len(rows), withheld=tuple(kinds))
 
 
 def fingerprint(session: Session) -> Fingerprint:
@@ -596,23 +631,24 @@ def fingerprint(session: Session) -> Fingerprint:
 # --- the summary ---------------------------------------------------------------------------
 
 
-def _unit_summary(session: Session, unit: Unit, year: int, today: dt.date, tz: str
+def _unit_summary(session: Session, unit: Unit, year: int, today: dt.date, tz: str, check: CommitteeTextCheck
                   ) -> tuple[UnitSummary, dict[str, _AreaCount], _CoverageRaw]:
     counts = _area_counts(session, [unit.id], year)
     raw = _coverage_raw(session, unit, year, tz)
     us = UnitSummary(
-        unit.code, unit.name, year,
+        unit.id, unit.code, unit.name, year,
         stickprov_summary(session, unit, year, today, tz),
         genomgang_summary(session, unit, year, today),
         _area_rows(counts), _coverage(raw), _atgard_rows(session, [unit.id], year, today, tz),
-        overrides(session, unit, year), current_assessment(session, unit, year, tz), unit.sample_size)
+        overrides(session, unit, year, check), current_assessment(session, unit, year, tz, check), unit.sample_size)
     return us, counts, raw
 
 
 def build_summary(session: Session, units: list[Unit], year: int, today: dt.date, tz: str = "Europe/Stockholm",
                   *, forvaltning: bool = False, title: str | None = None) -> Summary:
     """The summary of ``units`` for ``year``; ``forvaltning`` adds totals over all of them."""
-    parts = [_unit_summary(session, u, year, today, tz) for u in units]
+    check = CommitteeTextCheck(session)
+    parts = [_unit_summary(session, u, year, today, tz, check) for u in units]
     unit_summaries = [p[0] for p in parts]
     if forvaltning:
         areas = _area_rows(_merge_area_counts([p[1] for p in parts]))

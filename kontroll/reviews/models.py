@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow
+from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
 from kontroll.sampling.models import Assignment, DrawnCase
 
 if TYPE_CHECKING:
@@ -57,9 +57,9 @@ class TemplateVersion(Base):
     template_id: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[str] = mapped_column(String(20))
-    content: Mapped[str] = mapped_column(Text)
-    content_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20), info=MACHINE)
+    content: Mapped[str] = mapped_column(Text, info=JSON_TEXT)
+    content_hash: Mapped[str] = mapped_column(String(64), info=MACHINE)
     first_used_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("template_id", "version"),)
@@ -76,7 +76,7 @@ class Review(Base):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="RESTRICT"), unique=True)
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     template_version_id: Mapped[int] = mapped_column(ForeignKey("template_versions.id", ondelete="RESTRICT"))
-    state: Mapped[str] = mapped_column(String(20), default=ReviewState.TILLDELAD.value)
+    state: Mapped[str] = mapped_column(String(20), default=ReviewState.TILLDELAD.value, info=MACHINE)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     signed_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -108,9 +108,9 @@ class ReviewAnswer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="RESTRICT"))
-    item_key: Mapped[str] = mapped_column(String(64))
+    item_key: Mapped[str] = mapped_column(String(64), info=MACHINE)
     #: "ja", "nej", "ej_aktuellt", or None in a draft where only a comment is written
-    answer: Mapped[str | None] = mapped_column(String(20))
+    answer: Mapped[str | None] = mapped_column(String(20), info=MACHINE)
     comment: Mapped[str | None] = mapped_column(Text)
 
     review: Mapped[Review] = relationship(back_populates="answers")
@@ -139,11 +139,11 @@ class Brist(Base):
         ForeignKey("genomgang_results.id", ondelete="RESTRICT")
     )
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
-    area_key: Mapped[str] = mapped_column(String(64))
+    area_key: Mapped[str] = mapped_column(String(64), info=MACHINE)
     area_title: Mapped[str] = mapped_column(String(300))
-    item_key: Mapped[str] = mapped_column(String(64))
+    item_key: Mapped[str] = mapped_column(String(64), info=MACHINE)
     question: Mapped[str] = mapped_column(Text)
-    answer: Mapped[str] = mapped_column(String(20))
+    answer: Mapped[str] = mapped_column(String(20), info=MACHINE)
     comment: Mapped[str | None] = mapped_column(Text)
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -175,7 +175,7 @@ class Feedback(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="RESTRICT"), index=True)
     given_on: Mapped[dt.date] = mapped_column(Date)
-    method: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(20), info=MACHINE)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     recorded_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -194,7 +194,7 @@ class Atgard(Base):
     description: Mapped[str] = mapped_column(Text)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     due_date: Mapped[dt.date] = mapped_column(Date)
-    state: Mapped[str] = mapped_column(String(20), default=AtgardState.OPPEN.value)
+    state: Mapped[str] = mapped_column(String(20), default=AtgardState.OPPEN.value, info=MACHINE)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

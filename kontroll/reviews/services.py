@@ -28,8 +28,10 @@ from kontroll.checklists.templates import ANSWER_LABELS, Template, TemplateError
 from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
-from kontroll.core.permissions import Perm, PermissionDenied, can, roles_in
+from kontroll.core.permissions import JOB_ROLE_TEXT, Job, Perm, PermissionDenied, can, may_hold
 from kontroll.db import utcnow
+from kontroll.privacy.guard import check_text, refusal_message
+from kontroll.privacy.personnummer import contains_personnummer
 from kontroll.reviews.models import (
     Atgard,
     AtgardState,
@@ -257,6 +259,8 @@ def _check_values(template: Template, answers: Answers) -> dict[str, str]:
             errors[item.key] = "Välj ett av svarsalternativen."
         if len(comment) > MAX_COMMENT:
             errors[item.key] = f"Kommentaren får vara högst {MAX_COMMENT} tecken."
+        elif contains_personnummer(comment):
+            errors[item.key] = refusal_message("Kommentaren")
     return errors
 
 
@@ -360,6 +364,7 @@ def record_feedback(session: Session, actor: User, review: Review, given_on: str
     note = note.strip()
     if len(note) > MAX_COMMENT:
         raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "note")
+    check_text(note, "Anteckningen om återkopplingen", "note")
     row = Feedback(review_id=review.id, given_on=day, method=method, note=note or None, recorded_by_id=actor.id,
                    recorded_dt=utcnow())
     session.add(row)
@@ -420,8 +425,11 @@ def open_atgard(session: Session, actor: User, unit: Unit, brist_ids: list[int],
     description = description.strip()
     if len(description) < MIN_NOTE:
         raise ValidationError("Beskriv åtgärden (minst fem tecken).", "description")
-    if owner is None or not owner.is_active or not roles_in(owner, unit):
-        raise ValidationError("Välj en ansvarig som har en roll i enheten.", "owner")
+    if len(description) > MAX_COMMENT:
+        raise ValidationError(f"Beskrivningen får vara högst {MAX_COMMENT} tecken.", "description")
+    check_text(description, "Beskrivningen av åtgärden", "description")
+    if owner is None or not may_hold(owner, Job.ATGARD_OWNER, unit):
+        raise ValidationError(f"Välj en ansvarig som är {JOB_ROLE_TEXT[Job.ATGARD_OWNER]} i enheten.", "owner")
     due_date = parse_date(due, "due_date", "Sista datum")
     if due_date < (today or dt.date.today()):
         raise ValidationError("Sista datum kan inte ligga i det förflutna.", "due_date")
@@ -443,6 +451,9 @@ def complete_atgard(session: Session, actor: User, atgard: Atgard, note: str) ->
     note = note.strip()
     if len(note) < MIN_NOTE:
         raise ValidationError("Beskriv vad som har gjorts (minst fem tecken).", "done_note")
+    if len(note) > MAX_COMMENT:
+        raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "done_note")
+    check_text(note, "Anteckningen om vad som har gjorts", "done_note")
     atgard.state = AtgardState.GENOMFORD.value
     atgard.done_dt = utcnow()
     atgard.done_by_id = actor.id
@@ -455,13 +466,17 @@ def complete_atgard(session: Session, actor: User, atgard: Atgard, note: str) ->
 
 def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
                   confirming_review: Review | None = None) -> Atgard:
-    if not can(actor, Perm.VERIFY_ATGARD, atgard.unit_id):
-        raise PermissionDenied("Bara sektionschef eller enhetschef verifierar åtgärder.")
+    if not may_hold(actor, Job.ATGARD_VERIFIER, atgard.unit_id):
+        raise PermissionDenied(f"Bara {JOB_ROLE_TEXT[Job.ATGARD_VERIFIER]} i enheten verifierar åtgärder.")
     if actor.id == atgard.owner_id:
         raise ValidationError("Den som är ansvarig för åtgärden kan inte själv verifiera den. Be någon annan.")
     if atgard.state != AtgardState.GENOMFORD:
         raise ValidationError("Åtgärden måste vara genomförd innan den kan verifieras."
                               if atgard.state == AtgardState.OPPEN else "Åtgärden är redan verifierad.")
+    note = note.strip()
+    if len(note) > MAX_COMMENT:
+        raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "verified_note")
+    check_text(note, "Anteckningen vid verifieringen", "verified_note")
     if confirming_review is not None:
         if (confirming_review.unit_id != atgard.unit_id or not confirming_review.is_signed
                 or confirming_review.signed_dt is None or confirming_review.signed_dt < atgard.created_dt):
@@ -470,7 +485,7 @@ def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
     atgard.state = AtgardState.VERIFIERAD.value
     atgard.verified_dt = utcnow()
     atgard.verified_by_id = actor.id
-    atgard.verified_note = note.strip() or None
+    atgard.verified_note = note or None
     atgard.confirming_review_id = confirming_review.id if confirming_review else None
     session.flush()
     audit.record(session, actor, "atgard.verify", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,

@@ -14,7 +14,17 @@ from kontroll.checklists.templates import ANSWER_LABELS
 from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Unit, User
-from kontroll.core.permissions import Perm, PermissionDenied, all_roles, can, can_anywhere, units_where
+from kontroll.core.permissions import (
+    Job,
+    Perm,
+    PermissionDenied,
+    all_roles,
+    can,
+    can_anywhere,
+    job_holders_clause,
+    may_hold,
+    units_where,
+)
 from kontroll.core.web import (
     acting_user,
     current_user,
@@ -265,7 +275,7 @@ def _render_brister(unit: Unit, error: ValidationError | None = None, status: in
     if can_manage:
         owners = list(db.scalars(
             select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
-            .where(RoleAssignment.unit_id == unit.id, User.is_active.is_(True)).distinct().order_by(User.full_name)
+            .where(job_holders_clause(Job.ATGARD_OWNER, unit)).distinct().order_by(User.full_name)
         ))
     html = render_template("reviews/brister.html", unit=unit, rows=rows, areas=svc.areas_in_unit(db, unit), area=area,
                            without=without, can_manage=can_manage, owners=owners, error=error,
@@ -335,7 +345,7 @@ def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = N
         "reviews/atgard.html", unit=unit, a=atgard, labels=svc.ATGARD_LABELS, error=error, today=local_today(),
         form=request.form if error else {}, confirmable=confirmable,
         can_complete=atgard.state == "öppen" and (me.id == atgard.owner_id or can(me, Perm.MANAGE_ATGARDER, unit)),
-        can_verify=atgard.state == "genomförd" and can(me, Perm.VERIFY_ATGARD, unit) and me.id != atgard.owner_id,
+        can_verify=atgard.state == "genomförd" and may_hold(me, Job.ATGARD_VERIFIER, unit) and me.id != atgard.owner_id,
     )
     return Response(html, status=status)
 

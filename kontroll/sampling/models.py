@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow
+from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
 
 
 class Draw(Base):
@@ -23,25 +23,25 @@ class Draw(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     #: the month drawn for, "YYYY-MM"
-    period: Mapped[str] = mapped_column(String(7))
+    period: Mapped[str] = mapped_column(String(7), info=MACHINE)
     snapshot_id: Mapped[int] = mapped_column(ForeignKey("case_list_snapshots.id", ondelete="RESTRICT"))
-    snapshot_sha256: Mapped[str] = mapped_column(String(64))
+    snapshot_sha256: Mapped[str] = mapped_column(String(64), info=MACHINE)
     #: SHA-256 of what the draw depends on: the sorted (case_ref, team) lines (docs/draw-method.md)
-    population_sha256: Mapped[str] = mapped_column(String(64))
+    population_sha256: Mapped[str] = mapped_column(String(64), info=MACHINE)
     #: 128-bit seed as 32 lowercase hex characters (docs/draw-method.md)
-    seed: Mapped[str] = mapped_column(String(32))
-    method_name: Mapped[str] = mapped_column(String(40))
+    seed: Mapped[str] = mapped_column(String(32), info=MACHINE)
+    method_name: Mapped[str] = mapped_column(String(40), info=MACHINE)
     method_version: Mapped[int] = mapped_column(Integer)
     sample_size: Mapped[int] = mapped_column(Integer)
     stratify_by_team: Mapped[bool] = mapped_column(Boolean, default=False)
     #: cases reviewed in the last N months were excluded (0: none)
     exclude_months: Mapped[int] = mapped_column(Integer, default=0)
     #: JSON list of the excluded case references, recorded so that verification needs nothing else
-    excluded_refs: Mapped[str] = mapped_column(Text, default="[]")
+    excluded_refs: Mapped[str] = mapped_column(Text, default="[]", info=JSON_TEXT)
     population_size: Mapped[int] = mapped_column(Integer)
     eligible_size: Mapped[int] = mapped_column(Integer)
     #: JSON {team: n} when stratified
-    allocation: Mapped[str | None] = mapped_column(Text)
+    allocation: Mapped[str | None] = mapped_column(Text, info=JSON_TEXT)
     drawn_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     drawn_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     voided_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -108,7 +108,7 @@ class Assignment(Base):
     assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     assigned_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: the separation rule that was overridden ("hemmablindhet", "roll") and why
-    override_rule: Mapped[str | None] = mapped_column(String(20))
+    override_rule: Mapped[str | None] = mapped_column(String(20), info=MACHINE)
     override_reason: Mapped[str | None] = mapped_column(Text)
     replaced_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -7,9 +7,11 @@ Rules enforced here, for every caller (pages, CLI, crafted requests):
   the earlier draw, which stays visible;
 - the one who drew never reviews a case of that draw; the case's handläggare never reviews
   it; with hemmablindhet protection on, the lead of the case's team does not review it;
-- only förste socialsekreterare or enhetschef of the unit review by default. The last two
-  rules (hemmablindhet, role) can be overridden with a written justification, and only
-  when no reviewer exists who meets every rule; the first two never.
+- only someone who holds a reviewing role (förste socialsekreterare or enhetschef) in the unit
+  itself reviews (``permissions.Job.REVIEWER``; org-wide roles never count). Only the
+  hemmablindhet rule can be overridden, with a written justification that the nämnd reads
+  (checked for personnummer and identifying text), and only when no reviewer exists who meets
+  every rule; an override never widens who may review.
 """
 
 from __future__ import annotations
@@ -29,8 +31,19 @@ from kontroll.cases.services import Diff, diff_against, latest_snapshot, stored_
 from kontroll.core import audit, hooks, notifications
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Team, Unit, User
-from kontroll.core.permissions import REVIEWER_ROLES, Perm, PermissionDenied, can, may_draw, roles_in
+from kontroll.core.permissions import (
+    JOB_ROLE_TEXT,
+    Job,
+    Perm,
+    PermissionDenied,
+    can,
+    job_holders_clause,
+    may_draw,
+    may_hold,
+)
 from kontroll.db import utcnow
+from kontroll.privacy.committee import check_committee_text
+from kontroll.privacy.guard import check_text
 from kontroll.sampling import method
 from kontroll.sampling.models import Assignment, Draw, DrawnCase
 
@@ -38,6 +51,7 @@ TZ = ZoneInfo("Europe/Stockholm")
 MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september",
           "oktober", "november", "december")
 MIN_REASON = 10
+MAX_REASON = 5000
 
 
 # --- periods ------------------------------------------------------------------------------
@@ -177,6 +191,9 @@ def run_draw(
                 f"Skriv varför stickprovet dras om (minst {MIN_REASON} tecken). Motiveringen sparas och visas.",
                 "reason",
             )
+        if len(reason) > MAX_REASON:
+            raise ValidationError(f"Motiveringen får vara högst {MAX_REASON} tecken.", "reason")
+        check_text(reason, "Motiveringen till omdragningen", "reason")
     snapshot = latest_snapshot(session, unit)
     if snapshot is None:
         raise ValidationError("Enheten har ingen importerad ärendelista att dra från. Importera den först.")
@@ -348,7 +365,7 @@ def _redo(draw: Draw, population: list[tuple[str, str]], lines: list[str], ok: b
 class Candidate:
     user: User
     blocked: list[str]  # hard rules: never overridable
-    soft: list[str]  # hemmablindhet / role: overridable with justification when nobody is eligible
+    soft: list[str]  # hemmablindhet: overridable with justification when nobody is eligible
 
     @property
     def eligible(self) -> bool:
@@ -385,10 +402,10 @@ def check_reviewer(session: Session, drawn_case: DrawnCase, user: User) -> Candi
         blocked.append("drog stickprovet (självgranskning)")
     if _is_handlaggare(user, case):
         blocked.append("handlägger ärendet (självgranskning)")
+    if not may_hold(user, Job.REVIEWER, unit):
+        blocked.append(f"är inte {JOB_ROLE_TEXT[Job.REVIEWER]} i enheten")
     if unit.hemmablindhet_protection and _team_lead_id(session, unit, case.team) == user.id:
         soft.append(f"leder {case.team}, ärendets grupp (hemmablindhet)")
-    if not (roles_in(user, unit) & REVIEWER_ROLES):
-        soft.append("är inte 1:e socialsekreterare eller enhetschef i enheten")
     return Candidate(user, blocked, soft)
 
 
@@ -398,7 +415,7 @@ def candidates(session: Session, drawn_case: DrawnCase) -> list[Candidate]:
     users = session.scalars(
         select(User)
         .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(RoleAssignment.unit_id == unit.id, RoleAssignment.role.in_(list(REVIEWER_ROLES)), User.is_active.is_(True))
+        .where(job_holders_clause(Job.REVIEWER, unit))
         .distinct()
         .order_by(User.full_name)
     ).all()
@@ -442,7 +459,11 @@ def assign_reviewer(
                 "Motiveringen visas i årssammanfattningen.",
                 "override_reason",
             )
-        override_rule = "hemmablindhet" if any("hemmablindhet" in s for s in check.soft) else "roll"
+        if len(reason) > MAX_REASON:
+            raise ValidationError(f"Motiveringen får vara högst {MAX_REASON} tecken.", "override_reason")
+        check_text(reason, "Motiveringen till undantaget", "override_reason")
+        check_committee_text(session, reason, [unit.id], "Motiveringen till undantaget", "override_reason")
+        override_rule = "hemmablindhet"
     now = utcnow()
     current = drawn_case.current_assignment
     if current is not None:
