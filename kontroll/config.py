@@ -24,6 +24,10 @@ DEFAULTS: dict[str, Any] = {
     # Failed logins before the account is locked, and for how long (seconds).
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_SECONDS": 15 * 60,
+    # Failed logins from one client address within the window (seconds) before that address
+    # is answered 429 until the window has passed (counted in the database: all workers agree).
+    "LOGIN_ADDRESS_MAX_FAILURES": 30,
+    "LOGIN_ADDRESS_WINDOW_SECONDS": 15 * 60,
     # Local accounts (username and password, optionally with a TOTP code). Turn off only when
     # single sign-on is configured: then the login page shows just the organisation's button.
     "LOCAL_LOGIN_ENABLED": True,

@@ -3,6 +3,7 @@
 from kontroll.core.models import (  # noqa: F401
     AuditEntry,
     JobRun,
+    LoginAttempts,
     Notification,
     Role,
     RoleAssignment,
@@ -33,6 +34,7 @@ from kontroll.genomgang.models import (  # noqa: F401, E402
     GenomgangResult,
 )
 from kontroll.reports.models import Assessment  # noqa: F401, E402
+from kontroll.privacy.models import Redaction  # noqa: F401, E402
 
 # the flush-time backstop: no free-text column stores a personnummer (design.md invariant 8)
 import kontroll.privacy.guard  # noqa: F401, E402

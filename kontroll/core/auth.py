@@ -15,19 +15,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kontroll.core import audit
-from kontroll.core.models import User, UserSession
+from kontroll.core.models import LoginAttempts, User, UserSession
 from kontroll.db import utcnow
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12
+#: zxcvbn's score (0–4) a password must reach: 3 = "safely unguessable" for an online attack
+MIN_PASSWORD_SCORE = 3
 
 
 def make_hasher(time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 4) -> PasswordHasher:
@@ -50,12 +56,32 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def password_problem(password: str) -> str | None:
-    """A Swedish reason why ``password`` is not acceptable, or None."""
+@lru_cache(maxsize=1)
+def swedish_words() -> tuple[str, ...]:
+    """Common Swedish words and passwords (kontroll/core/data/svenska_ord.txt) that zxcvbn
+    treats as a dictionary of its own, beside its English ones."""
+    text = resources.files("kontroll.core").joinpath("data/svenska_ord.txt").read_text(encoding="utf-8")
+    return tuple(w for line in text.splitlines() if (w := line.strip()) and not w.startswith("#"))
+
+
+def password_problem(password: str, personal: tuple[str, ...] = ()) -> str | None:
+    """A Swedish reason why ``password`` is not acceptable, or None.
+
+    At least MIN_PASSWORD_LENGTH characters, and not guessable: zxcvbn (with common Swedish
+    words and the person's own name, username and signature as dictionaries) must score it
+    at least MIN_PASSWORD_SCORE."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Lösenordet måste ha minst {MIN_PASSWORD_LENGTH} tecken."
     if len(password) > 256:
         return "Lösenordet får ha högst 256 tecken."
+    from zxcvbn import zxcvbn
+
+    words = [w for p in personal if p for w in (p, *p.replace(".", " ").replace("-", " ").split())]
+    # zxcvbn's cost grows fast with length; the first 100 characters decide the score
+    result = zxcvbn(password[:100], user_inputs=[*swedish_words(), *words])
+    if result["score"] < MIN_PASSWORD_SCORE:
+        return ("Lösenordet är för lätt att gissa: det liknar vanliga ord, namn, årtal eller mönster. "
+                "Välj något längre, till exempel fyra ord som inte hör ihop.")
     return None
 
 
@@ -88,7 +114,61 @@ class LoginResult:
         return self.user is not None and self.message is None and not self.needs_totp
 
 
-GENERIC_FAILURE = "Fel användarnamn eller lösenord."
+#: the one answer to an unknown username, a wrong password and a locked account alike
+GENERIC_FAILURE = ("Fel användarnamn eller lösenord – eller så är kontot tillfälligt spärrat efter för många "
+                   "misslyckade försök. Kontrollera uppgifterna och försök igen om en stund, eller be "
+                   "systemadministratören om hjälp.")
+
+
+def keyed_hash(secret: str, value: str) -> str:
+    """HMAC-SHA256 of ``value`` keyed with the application's secret: lets failed logins for one
+    typed name or address be counted and followed without storing what was typed."""
+    return hmac.new(secret.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _count_attempt(session: Session, kind: str, key: str, now: dt.datetime, window_seconds: int) -> int:
+    """Count one failure for ``(kind, key)`` in a window of ``window_seconds`` (atomic, also
+    when two workers fail at once); returns the failures in the current window."""
+    where = (LoginAttempts.kind == kind, LoginAttempts.key_hash == key)
+    if session.scalar(select(LoginAttempts.id).where(*where)) is None:
+        try:
+            with session.begin_nested():
+                session.add(LoginAttempts(kind=kind, key_hash=key, failures=0, window_start_dt=now))
+        except IntegrityError:
+            pass  # the same name or address failed at the same moment in another request
+    cut = now - dt.timedelta(seconds=window_seconds)
+    session.execute(update(LoginAttempts).where(*where, LoginAttempts.window_start_dt < cut)
+                    .values(failures=0, window_start_dt=now))
+    session.execute(update(LoginAttempts).where(*where).values(failures=LoginAttempts.failures + 1))
+    return session.scalar(select(LoginAttempts.failures).where(*where)) or 0
+
+
+@dataclass(frozen=True)
+class AddressThrottle:
+    """At most ``max_failures`` failed logins from one client address in ``window_seconds``;
+    after that the address is answered 429 until the window has passed."""
+
+    secret: str
+    max_failures: int
+    window_seconds: int
+
+    def retry_after(self, session: Session, address: str | None, now: dt.datetime | None = None) -> int | None:
+        """Seconds to wait, when ``address`` has used up its failures; else None."""
+        if not address or self.max_failures <= 0:
+            return None
+        now = now or utcnow()
+        row = session.execute(
+            select(LoginAttempts.failures, LoginAttempts.window_start_dt)
+            .where(LoginAttempts.kind == "adress", LoginAttempts.key_hash == keyed_hash(self.secret, address))
+        ).first()
+        if row is None or row[0] < self.max_failures:
+            return None
+        left = (row[1] + dt.timedelta(seconds=self.window_seconds) - now).total_seconds()
+        return int(left) + 1 if left > 0 else None
+
+    def count(self, session: Session, address: str | None, now: dt.datetime) -> None:
+        if address and self.max_failures > 0:
+            _count_attempt(session, "adress", keyed_hash(self.secret, address), now, self.window_seconds)
 
 
 def authenticate(
@@ -99,25 +179,42 @@ def authenticate(
     max_failures: int,
     lock_seconds: int,
     now: dt.datetime | None = None,
+    secret: str = "",
+    address: str | None = None,
+    throttle: AddressThrottle | None = None,
 ) -> LoginResult:
     """Check a local login. Counts failures per account in the database and locks the
-    account for ``lock_seconds`` after ``max_failures`` failures in a row. Every attempt is
-    written to the audit log. Flushes; the caller commits."""
+    account for ``lock_seconds`` after ``max_failures`` failures in a row. An unknown name, a
+    wrong password and a locked account get the same answer after the same work (a password
+    hash is verified in every case); failures for unknown names are counted by the name's
+    keyed hash, and every failure by the client address (``throttle``). Every attempt is
+    written to the audit log, never with the typed name of an unknown account. Flushes; the
+    caller commits."""
     now = now or utcnow()
     username = username.strip()
     user = session.scalar(select(User).where(func.lower(User.username) == username.lower()))
     if user is None:
         _verify(None, password)
-        audit.record(session, None, "login.failure", details={"username": username[:100], "reason": "unknown_user"})
+        name_hash = keyed_hash(secret, username.lower())
+        failures = _count_attempt(session, "namn", name_hash, now, lock_seconds)
+        if throttle is not None:
+            throttle.count(session, address, now)
+        audit.record(session, None, "login.failure",
+                     details={"reason": "unknown_user", "namn_hash": name_hash[:16], "failures": failures})
         return LoginResult(None, GENERIC_FAILURE)
 
     if _is_locked(user, now):
+        _verify(user.password_hash, password)  # the same work as for a wrong password
+        if throttle is not None:
+            throttle.count(session, address, now)
         audit.record(session, user, "login.locked", object_type="user", object_id=user.id)
-        return LoginResult(None, _locked_message(user, now))
+        return LoginResult(None, GENERIC_FAILURE)
     _expire_lock(user)
 
     if not _verify(user.password_hash, password):
         _count_failure(session, user, now, max_failures, lock_seconds, {"reason": "wrong_password"})
+        if throttle is not None:
+            throttle.count(session, address, now)
         return LoginResult(None, GENERIC_FAILURE)
 
     if not user.is_active:

@@ -213,8 +213,30 @@ class UserSession(Base):
     #: a login in progress on this (anonymous) session, JSON: the TOTP step after a correct
     #: password, or the state/nonce/PKCE verifier of a single sign-on round trip
     pending_login: Mapped[str | None] = mapped_column(Text, info=JSON_TEXT)
+    #: a form that arrived after its login session had expired, kept for the same user only
+    #: (JSON: user id, the form's address, its fields; see kontroll.core.web.keep_form)
+    kept_form: Mapped[str | None] = mapped_column(Text, info=JSON_TEXT)
 
     user: Mapped[User | None] = relationship()
+
+
+class LoginAttempts(Base):
+    """Failed logins counted where no user row can hold them: per typed name that matches no
+    account (its keyed hash, never the name) and per client address (the throttle). The
+    database is the only shared state between workers, so the count is the same for all."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: "namn" (an unknown username) or "adress" (a client address)
+    kind: Mapped[str] = mapped_column(String(10), info=MACHINE)
+    #: HMAC-SHA256 (keyed with SECRET_KEY) of the lower-cased name or of the address
+    key_hash: Mapped[str] = mapped_column(String(64), info=MACHINE)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until_dt: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("kind", "key_hash"),)
 
 
 class AuditEntry(Base):

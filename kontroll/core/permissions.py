@@ -52,6 +52,7 @@ class Job(enum.StrEnum):
     ATGARD_OWNER = "atgard_owner"  # is responsible for carrying out an åtgärd
     ATGARD_VERIFIER = "atgard_verifier"  # verifies that a genomförd åtgärd worked
     GENOMGANG_PARTICIPANT = "genomgang_participant"  # goes through the cases in a genomgång
+    TEAM_LEAD = "team_lead"  # leads a handläggargrupp (the hemmablindhet rule reads it)
 
 
 JOB_ROLES: dict[Job, frozenset[Role]] = {
@@ -59,6 +60,7 @@ JOB_ROLES: dict[Job, frozenset[Role]] = {
     Job.ATGARD_OWNER: frozenset({R.SEKTIONSCHEF, R.ADMINISTRATOR, R.FORSTE_SOCIALSEKRETERARE, R.ENHETSCHEF}),
     Job.ATGARD_VERIFIER: frozenset({R.SEKTIONSCHEF, R.ENHETSCHEF}),
     Job.GENOMGANG_PARTICIPANT: frozenset({R.FORSTE_SOCIALSEKRETERARE}),
+    Job.TEAM_LEAD: frozenset({R.FORSTE_SOCIALSEKRETERARE}),
 }
 
 #: how a refusal names the roles a job needs
@@ -67,6 +69,7 @@ JOB_ROLE_TEXT: dict[Job, str] = {
     Job.ATGARD_OWNER: "sektionschef, administratör, 1:e socialsekreterare eller enhetschef",
     Job.ATGARD_VERIFIER: "sektionschef eller enhetschef",
     Job.GENOMGANG_PARTICIPANT: "1:e socialsekreterare",
+    Job.TEAM_LEAD: "1:e socialsekreterare",
 }
 
 #: roles that may review a drawn case

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from kontroll.core import audit, auth
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
+from kontroll.core.permissions import JOB_ROLE_TEXT, Job, may_hold
+from kontroll.privacy.guard import check_text
 
 Actor = User | str
 
@@ -52,6 +54,7 @@ def _check_case_system_id(session: Session, value: str | None, user: User | None
         return None
     if len(value) > 100:
         raise ValidationError("Signaturen i verksamhetssystemet får ha högst 100 tecken.", "case_system_id")
+    check_text(value, "Signaturen i verksamhetssystemet", "case_system_id")
     other = session.scalar(select(User).where(User.case_system_id == value))
     if other is not None and other is not user:
         raise ValidationError(
@@ -66,9 +69,11 @@ def _check_name_email(full_name: str | None, email: str | None) -> tuple[str, st
         raise ValidationError("Ange användarens namn.", "full_name")
     if len(full_name) > 200:
         raise ValidationError("Namnet får ha högst 200 tecken.", "full_name")
+    check_text(full_name, "Namnet", "full_name")
     email = _clean(email)
     if email is not None and (len(email) > 254 or not EMAIL_RE.match(email)):
         raise ValidationError("E-postadressen ser inte riktig ut.", "email")
+    check_text(email, "E-postadressen", "email")
     return full_name, email
 
 
@@ -89,13 +94,14 @@ def create_user(
             "eller understreck, och börja med en bokstav eller siffra.",
             "username",
         )
+    check_text(username, "Användarnamnet", "username")
     if get_user_by_username(session, username) is not None:
         raise ValidationError(f"Användarnamnet ”{username}” finns redan.", "username")
     full_name, email = _check_name_email(full_name, email)
     case_system_id = _check_case_system_id(session, case_system_id)
     password_hash = None
     if password:
-        problem = auth.password_problem(password)
+        problem = auth.password_problem(password, (username, full_name, email or "", case_system_id or ""))
         if problem:
             raise ValidationError(problem, "password")
         password_hash = auth.hash_password(password)
@@ -136,15 +142,21 @@ def update_user(
         audit.record(session, actor, "user.update", object_type="user", object_id=user.id, details=changes)
 
 
-def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
-    problem = auth.password_problem(password or "")
+def set_password(session: Session, actor: Actor, user: User, password: str) -> int:
+    """Set ``user``'s password (an administrator or the CLI) and end every session the user
+    has, so that whoever knew the old password is logged out. Returns the sessions ended."""
+    problem = auth.password_problem(password or "", (user.username, user.full_name, user.email or "",
+                                                     user.case_system_id or ""))
     if problem:
         raise ValidationError(problem, "password")
     user.password_hash = auth.hash_password(password)
     user.failed_login_count = 0
     user.locked_until_dt = None
+    ended = auth.end_all_sessions(session, user)
     session.flush()
-    audit.record(session, actor, "user.password", object_type="user", object_id=user.id)
+    audit.record(session, actor, "user.password", object_type="user", object_id=user.id,
+                 details={"sessions_ended": ended})
+    return ended
 
 
 def unlock_user(session: Session, actor: Actor, user: User) -> None:
@@ -230,6 +242,9 @@ def _check_unit_settings(
     name = (name or "").strip()
     if not name:
         raise ValidationError("Ange enhetens namn.", "name")
+    if len(name) > 200:
+        raise ValidationError("Enhetens namn får ha högst 200 tecken.", "name")
+    check_text(name, "Enhetens namn", "name")
     if drawer_role not in (Role.SEKTIONSCHEF, Role.ADMINISTRATOR):
         raise ValidationError("Stickprovet dras av sektionschef eller administratör.", "drawer_role")
     if not 1 <= sample_size <= 1000:
@@ -325,6 +340,8 @@ def create_team(session: Session, actor: Actor, unit: Unit, name: str, lead: Use
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ValidationError("Ange gruppens namn (högst 200 tecken).", "name")
+    check_text(name, "Gruppens namn", "name")
+    _check_lead(lead, unit)
     if session.scalar(select(Team).where(Team.unit_id == unit.id, Team.name == name)) is not None:
         raise ValidationError(f"Gruppen ”{name}” finns redan i {unit.code}.", "name")
     team = Team(unit=unit, name=name, lead=lead)
@@ -342,7 +359,14 @@ def create_team(session: Session, actor: Actor, unit: Unit, name: str, lead: Use
     return team
 
 
+def _check_lead(lead: User | None, unit: Unit | int) -> None:
+    if lead is not None and not may_hold(lead, Job.TEAM_LEAD, unit):
+        raise ValidationError(f"{lead.full_name} kan inte leda en grupp här: gruppens ledare ska vara "
+                              f"{JOB_ROLE_TEXT[Job.TEAM_LEAD]} i enheten.", "lead")
+
+
 def set_team_lead(session: Session, actor: Actor, team: Team, lead: User | None) -> None:
+    _check_lead(lead, team.unit_id)
     before = team.lead.username if team.lead else None
     team.lead = lead
     session.flush()

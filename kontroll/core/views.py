@@ -161,12 +161,25 @@ def login() -> Response | str:
     resume_url = _local_next(request.form.get("resume_url"))
     resume_data = request.form.get("resume_data", "")
     db = get_session()
+    throttle = auth.AddressThrottle(cfg["SECRET_KEY"], cfg["LOGIN_ADDRESS_MAX_FAILURES"],
+                                    cfg["LOGIN_ADDRESS_WINDOW_SECONDS"])
+    wait = throttle.retry_after(db, request.remote_addr)
+    if wait is not None:
+        minutes = max(1, -(-wait // 60))
+        response = _login_page(429, next_url=next_url, username=username, error=(
+            "För många misslyckade inloggningar från din dator på kort tid. Vänta "
+            f"{minutes} {'minut' if minutes == 1 else 'minuter'} och försök igen."))
+        response.headers["Retry-After"] = str(wait)
+        return response
     result = auth.authenticate(
         db,
         username,
         password,
         max_failures=cfg["LOGIN_MAX_FAILURES"],
         lock_seconds=cfg["LOGIN_LOCK_SECONDS"],
+        secret=cfg["SECRET_KEY"],
+        address=request.remote_addr,
+        throttle=throttle,
     )
     if result.needs_totp:
         assert result.user is not None

@@ -33,7 +33,7 @@ def test_bad_user_input_is_refused_in_swedish_and_changes_nothing(client, world,
         ({"username": "Ä!", "full_name": "X"}, "Användarnamnet ska vara"),
         ({"username": "forste", "full_name": "X"}, "finns redan"),
         ({"username": "ny.en", "full_name": ""}, "Ange användarens namn"),
-        ({"username": "ny.en", "full_name": "Ny", "password": "kort"}, "minst 10 tecken"),
+        ({"username": "ny.en", "full_name": "Ny", "password": "kort"}, "minst 12 tecken"),
         ({"username": "ny.en", "full_name": "Ny", "email": "inte-en-adress"}, "E-postadressen"),
     ):
         response = post_form(client, "/admin/anvandare/ny", data, page="/admin/anvandare/ny")

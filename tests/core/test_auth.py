@@ -61,7 +61,7 @@ def test_session_id_rotates_at_login(client, world, db):
 def test_wrong_password_is_refused_in_swedish_and_counted(client, world, db):
     response = login(client, "forste", "fel-losenord")
     assert response.status_code == 401
-    assert "Fel användarnamn eller lösenord." in response.get_data(as_text=True)
+    assert "Fel användarnamn eller lösenord" in response.get_data(as_text=True)
     db.expire_all()
     assert db.get(User, world["forste"].id).failed_login_count == 1
     assert client.get("/").status_code == 302
@@ -70,7 +70,7 @@ def test_wrong_password_is_refused_in_swedish_and_counted(client, world, db):
 
 def test_unknown_user_gets_the_same_message_and_is_audited(client, world, db):
     response = login(client, "finns.inte")
-    assert "Fel användarnamn eller lösenord." in response.get_data(as_text=True)
+    assert "Fel användarnamn eller lösenord" in response.get_data(as_text=True)
     entry = db.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert entry.action == "login.failure" and "unknown_user" in entry.details
 

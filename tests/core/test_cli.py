@@ -36,7 +36,7 @@ def test_refusals_exit_1_with_swedish_message_and_change_nothing(runner, db, wor
     result = runner.invoke(args=["user", "create", "--username", "forste", "--name", "X", "--password", "langt-losenord"])
     assert result.exit_code == 1 and "finns redan" in result.output
     result = runner.invoke(args=["user", "create", "--username", "kort", "--name", "X", "--password", "kort"])
-    assert result.exit_code == 1 and "minst 10 tecken" in result.output
+    assert result.exit_code == 1 and "minst 12 tecken" in result.output
     assert db.scalar(select(func.count()).select_from(RoleAssignment)) == count
     assert db.scalar(select(func.count()).select_from(User).where(User.username == "kort")) == 0
 
