@@ -354,6 +354,10 @@ def create_session(session: Session, user: User | None, now: dt.datetime | None 
 class SessionLookup:
     row: UserSession | None
     expired: bool = False
+    #: for a login session that just expired: whose it was, and its CSRF token (a form that
+    #: arrives with both that cookie and that token was typed by that user in that session)
+    expired_user_id: int | None = None
+    expired_csrf_token: str | None = None
 
 
 def load_session(
@@ -379,9 +383,10 @@ def load_session(
                 object_id=row.user_id,
                 details={"reason": "inactive_user" if inactive else ("absolute" if absolute_expired else "idle")},
             )
+        user_id, csrf = row.user_id, row.csrf_token
         session.delete(row)
         session.flush()
-        return SessionLookup(None, expired=row.user_id is not None)
+        return SessionLookup(None, expired=user_id is not None, expired_user_id=user_id, expired_csrf_token=csrf)
     return SessionLookup(row)
 
 

@@ -29,6 +29,7 @@ from kontroll.core.web import (
     page_arg,
     require_perm,
     start_login_session,
+    take_kept_form,
 )
 from kontroll.db import get_session, utcnow
 
@@ -133,14 +134,11 @@ def _set_pending(data: dict | None) -> None:
         row.pending_login = None if data is None else json.dumps(data, ensure_ascii=False)
 
 
-def _after_login(next_url: str | None, resume_url: str | None = None, resume_data: str = "") -> Response | str:
-    if resume_url and resume_data:
-        try:
-            kept = [(str(k), str(v)) for k, v in json.loads(resume_data)][:2000]
-        except (ValueError, TypeError):
-            kept = []
-        if kept:
-            return render_template("core/resume.html", resume_url=resume_url, kept=kept)
+def _after_login(next_url: str | None, kept: tuple[str, list[tuple[str, str]]] | None = None) -> Response | str:
+    """Where a login leads: the form this user typed before their session expired, if this
+    browser kept one for them (kontroll.core.web.take_kept_form), else the page they asked for."""
+    if kept is not None:
+        return render_template("core/resume.html", resume_url=kept[0], kept=kept[1])
     return redirect(next_url or url_for("core.start"))
 
 
@@ -158,8 +156,6 @@ def login() -> Response | str:
         return _login_page(403, next_url=next_url, error=LOCAL_LOGIN_OFF)
     username = request.form.get("username", "")[:200]
     password = request.form.get("password", "")[:512]
-    resume_url = _local_next(request.form.get("resume_url"))
-    resume_data = request.form.get("resume_data", "")
     db = get_session()
     throttle = auth.AddressThrottle(cfg["SECRET_KEY"], cfg["LOGIN_ADDRESS_MAX_FAILURES"],
                                     cfg["LOGIN_ADDRESS_WINDOW_SECONDS"])
@@ -183,18 +179,17 @@ def login() -> Response | str:
     )
     if result.needs_totp:
         assert result.user is not None
-        _set_pending({"kind": "totp", "user_id": result.user.id, "since": time.time(), "next": next_url,
-                      "resume_url": resume_url, "resume_data": resume_data})
+        _set_pending({"kind": "totp", "user_id": result.user.id, "since": time.time(), "next": next_url})
         db.commit()
         return redirect(url_for("core.login_code"))
     if not result.ok:
         db.commit()  # the failure count and the audit entry are kept
-        return _login_page(401, next_url=next_url, username=username, error=result.message,
-                           resume_url=resume_url, resume_data=resume_data)
+        return _login_page(401, next_url=next_url, username=username, error=result.message)
     assert result.user is not None
+    kept = take_kept_form(result.user)  # before the rotation ends this browser's anonymous session
     start_login_session(result.user)
     db.commit()
-    return _after_login(next_url, resume_url, resume_data)
+    return _after_login(next_url, kept)
 
 
 @bp.route("/logga-in/kod", methods=["GET", "POST"])
@@ -223,9 +218,10 @@ def login_code() -> Response | str:
         lock_seconds=cfg["LOGIN_LOCK_SECONDS"],
     )
     if result.ok:
+        kept = take_kept_form(user)
         start_login_session(user)  # ends the anonymous session and its pending login
         db.commit()
-        return _after_login(pending.get("next"), pending.get("resume_url"), pending.get("resume_data") or "")
+        return _after_login(pending.get("next"), kept)
     locked = user.locked_until_dt is not None and user.locked_until_dt > utcnow()
     if locked or not user.is_active or not user.is_totp_enabled:
         _set_pending(None)  # start again from the password

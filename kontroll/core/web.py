@@ -223,6 +223,8 @@ def _load_visitor() -> None:
     if lookup.row is None:
         g.clear_cookie = True
         g.session_expired = lookup.expired
+        if lookup.expired:
+            g.expired_session = (lookup.expired_user_id, lookup.expired_csrf_token)
         db.commit()
         return
     row = lookup.row
@@ -264,27 +266,82 @@ def _check_csrf() -> Response | None:
     return stale_form_response()
 
 
-def _kept_fields() -> list[tuple[str, str]]:
-    return [
-        (k, v)
-        for k, v in request.form.items(multi=True)
-        if k is not None and not any(s in k.lower() for s in SECRET_FIELDS)  # None: an unparsable multipart name
-    ]
+#: at most this many fields of a form are kept for resending
+MAX_KEPT_FIELDS = 2000
+
+
+def _kept_fields() -> tuple[list[tuple[str, str]], bool]:
+    """The form's fields without secrets and without any value holding a personnummer
+    (those are never stored, not even for a moment); and whether one was left out."""
+    from kontroll.privacy.personnummer import contains_personnummer
+
+    kept: list[tuple[str, str]] = []
+    dropped = False
+    for k, v in request.form.items(multi=True):
+        if k is None or any(s in k.lower() for s in SECRET_FIELDS):  # None: an unparsable multipart name
+            continue
+        if contains_personnummer(k) or contains_personnummer(v):
+            dropped = True
+            continue
+        kept.append((k, v))
+    return kept[:MAX_KEPT_FIELDS], dropped
+
+
+def _typed_by_expired_session() -> int | None:
+    """The user whose login session just expired, when this POST carries both that session's
+    cookie and that session's CSRF token: then that user typed the form, in this browser.
+    A cross-site POST has neither (the cookie is SameSite=Lax), and a form from anyone else's
+    session has another token."""
+    expired = g.get("expired_session")
+    sent = request.form.get("csrf_token", "")
+    if not expired or not expired[0] or not expired[1] or not sent:
+        return None
+    return expired[0] if hmac.compare_digest(sent.encode(), expired[1].encode()) else None
 
 
 def stale_form_response() -> Response:
-    """The Swedish page for a stale or missing CSRF token, keeping what the user typed."""
-    ensure_session()
-    kept = _kept_fields()
+    """The Swedish page for a stale or missing CSRF token.
+
+    What was typed is kept only when the user's own login session expired while they typed
+    (:func:`_typed_by_expired_session`): then it is stored server-side in this browser's new
+    session, bound to that user, and offered again only after *that user* logs in
+    (:func:`take_kept_form`). A POST without a valid session of its own (another site's,
+    another login's) is never kept and never offered back."""
+    row = ensure_session()
+    owner = _typed_by_expired_session()
+    kept: list[tuple[str, str]] = []
+    dropped = False
+    if owner is not None:
+        kept, dropped = _kept_fields()
+        row.kept_form = json.dumps({"user_id": owner, "url": _local_next(request.full_path) or "/",
+                                    "fields": kept}, ensure_ascii=False)
+        if not g.get("pending_session_insert"):
+            get_session().commit()
     html = render_template(
         "errors/stale_form.html",
         kept=kept,
-        resume_url=_local_next(request.full_path) or "/",
-        resume_data=json.dumps(kept, ensure_ascii=False),
+        dropped=dropped,
         logged_in=current_user() is not None,
         expired=g.get("session_expired", False),
     )
     return Response(html, status=400)
+
+
+def take_kept_form(user: User) -> tuple[str, list[tuple[str, str]]] | None:
+    """The form kept in this browser's session for ``user`` (address, fields), removed from
+    the session; None when there is none or it was typed by someone else."""
+    row = current_session()
+    if row is None or not row.kept_form:
+        return None
+    raw, row.kept_form = row.kept_form, None
+    try:
+        data = json.loads(raw)
+        url = _local_next(str(data["url"])) or "/"
+        fields = [(str(k), str(v)) for k, v in data["fields"]][:MAX_KEPT_FIELDS]
+        owner = int(data["user_id"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (url, fields) if owner == user.id and fields else None
 
 
 def _after(response: Response) -> Response:

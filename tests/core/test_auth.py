@@ -183,7 +183,9 @@ def test_deactivating_a_user_ends_their_sessions(client, world, db, app):
     assert "avstängt" in response.get_data(as_text=True)
 
 
-def test_stale_csrf_token_keeps_what_the_user_typed_and_changes_nothing(client, world, db):
+def test_a_form_with_another_sessions_token_is_refused_and_not_kept(client, world, db):
+    """A logged-in user's POST with a token that is not their session's came from another
+    login or another site: nothing is stored, and what it carried is not offered back."""
     login(client, "sysadmin")
     users_before = db.scalar(select(func.count()).select_from(User))
     response = client.post(
@@ -193,17 +195,10 @@ def test_stale_csrf_token_keeps_what_the_user_typed_and_changes_nothing(client, 
     )
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert "Formuläret kunde inte skickas" in html
-    assert 'value="Ny Persson"' in html and 'value="ny.person"' in html
-    assert "hemligt-losenord-123" not in html  # passwords are never echoed
+    assert "Formuläret kunde inte skickas" in html and "annan inloggning" in html
+    assert "Ny Persson" not in html and "ny.person" not in html and "hemligt-losenord-123" not in html
     assert db.scalar(select(func.count()).select_from(User)) == users_before
-    # sending again with the fresh token from that page works
-    response = client.post(
-        "/admin/anvandare/ny",
-        data={"csrf_token": csrf_from(html), "username": "ny.person", "full_name": "Ny Persson"},
-    )
-    assert response.status_code == 302
-    assert db.scalar(select(func.count()).select_from(User)) == users_before + 1
+    assert db.scalar(select(func.count()).select_from(UserSession).where(UserSession.kept_form.is_not(None))) == 0
 
 
 def test_missing_csrf_token_is_refused(client, world, db):
@@ -213,27 +208,25 @@ def test_missing_csrf_token_is_refused(client, world, db):
     assert client.get("/").status_code == 200  # still logged in
 
 
-def test_expired_session_during_a_form_keeps_the_input_through_a_new_login(client, world, db, app):
-    login(client, "sysadmin")
+def _expire_while_typing(client, db, username, fields):
+    """Log in, open the new-user form, let the session expire, then post ``fields``."""
+    login(client, username)
     token = _cookie(client)
     csrf = csrf_from(client.get("/admin/anvandare/ny").get_data(as_text=True))
     _age_session(db, token, idle=dt.timedelta(hours=1))
-    response = client.post(
-        "/admin/anvandare/ny", data={"csrf_token": csrf, "username": "sen.person", "full_name": "Sen Person"}
-    )
+    return client.post("/admin/anvandare/ny", data={"csrf_token": csrf, **fields})
+
+
+def test_expired_session_during_a_form_keeps_the_input_for_the_same_user(client, world, db, app):
+    response = _expire_while_typing(client, db, "sysadmin", {"username": "sen.person", "full_name": "Sen Person"})
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert "session har gått ut" in html and "Logga in och fortsätt" in html
+    assert "session gick ut" in html and "Logga in och fortsätt" in html
     assert "Sen Person" in html
-    fresh = csrf_from(html)
-    resume_data = html.split('name="resume_data" value="')[1].split('"')[0]
-    import html as html_lib
-
-    response = client.post(
-        "/logga-in",
-        data={"csrf_token": fresh, "username": "sysadmin", "password": PASSWORD,
-              "resume_url": "/admin/anvandare/ny", "resume_data": html_lib.unescape(resume_data)},
-    )
+    # kept on the server, in this browser's new session, bound to the user who typed it
+    kept = db.scalar(select(UserSession.kept_form).where(UserSession.kept_form.is_not(None)))
+    assert kept is not None and f'"user_id": {world["sysadmin"].id}' in kept
+    response = login(client, "sysadmin")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "Skicka igen" in page and 'value="Sen Person"' in page
@@ -244,6 +237,69 @@ def test_expired_session_during_a_form_keeps_the_input_through_a_new_login(clien
     )
     assert response.status_code == 302
     assert db.scalar(select(func.count()).select_from(User).where(User.username == "sen.person")) == 1
+
+
+def test_kept_input_is_never_offered_to_another_user(client, world, db, app):
+    response = _expire_while_typing(client, db, "sysadmin", {"username": "sen.person", "full_name": "Sen Person"})
+    assert response.status_code == 400
+    # someone else logs in at the same computer: no resend page, nothing of it anywhere
+    response = login(client, "revisor")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert "Sen Person" not in client.get("/").get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(UserSession).where(UserSession.kept_form.is_not(None))) == 0
+    # and the one who typed it, logging in afterwards, is not offered it either (it is gone)
+    post_form(client, "/logga-ut", {})
+    assert login(client, "sysadmin").status_code == 302
+
+
+def test_a_personnummer_typed_before_expiry_is_not_kept(client, world, db, app):
+    response = _expire_while_typing(client, db, "sysadmin", {"username": "sen.person", "full_name": "Sen 850101-1236"})
+    html = response.get_data(as_text=True)
+    assert "850101" not in html and "personnummer" in html
+    kept = db.scalar(select(UserSession.kept_form).where(UserSession.kept_form.is_not(None)))
+    assert kept is not None and "850101" not in kept and "sen.person" in kept
+
+
+def test_cross_site_post_without_a_session_is_never_kept_or_offered(client, app, world, db):
+    """The probe's sequence: a page elsewhere makes the victim's browser POST a redraw
+    without kontroll's session cookie (SameSite=Lax keeps it home); the victim then logs in.
+    Nothing of the attacker's form is stored, offered or said to be the victim's."""
+    from kontroll.cases import services as cases
+    from kontroll.sampling import services as sampling
+    from kontroll.sampling.models import Draw
+
+    with get_database(app).session_scope() as session:
+        unit = svc.get_unit_by_code(session, "IFO-FS")
+        cases.import_file(session, svc.get_user_by_username(session, "forste"), unit,
+                          "Ärendenummer;Handläggare\r\nEB-1;A\r\nEB-2;B\r\nEB-3;C\r\n".encode(), "l.csv", source="cli")
+        session.flush()
+        draw = sampling.run_draw(session, svc.get_user_by_username(session, "sektionschef"), unit, "2026-03")
+        draw_id = draw.id
+    attacker = {"reason": "Angriparens motivering, som offret aldrig skrev."}
+    victim = client  # a fresh browser: no kontroll cookie is sent with the cross-site POST
+    response = victim.post(f"/enheter/IFO-FS/stickprov/{draw_id}/omdragning", data=attacker)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Angriparens" not in html and "Logga in" in html
+    assert db.scalar(select(func.count()).select_from(UserSession).where(UserSession.kept_form.is_not(None))) == 0
+    # the victim logs in from that page: the start page, no form offered, nothing claimed as theirs
+    response = login(victim, "sektionschef")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    page = victim.get("/").get_data(as_text=True)
+    assert "Angriparens" not in page and "Skicka igen" not in page
+    db.expire_all()
+    assert db.get(Draw, draw_id).voided_dt is None
+    # the same with the victim's own (expired) cookie but without their session's CSRF token
+    post_form(victim, "/logga-ut", {})
+    login(victim, "sektionschef")
+    token = _cookie(victim)
+    _age_session(db, token, idle=dt.timedelta(hours=1))
+    response = victim.post(f"/enheter/IFO-FS/stickprov/{draw_id}/omdragning", data={**attacker, "csrf_token": "gissad"})
+    assert response.status_code == 400 and "Angriparens" not in response.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(UserSession).where(UserSession.kept_form.is_not(None))) == 0
+    assert login(victim, "sektionschef").status_code == 302
+    db.expire_all()
+    assert db.get(Draw, draw_id).voided_dt is None
 
 
 def test_login_redirects_only_to_local_paths(client, world):

@@ -242,9 +242,7 @@ ROUTES: dict[str, Route] = {
     "core.login": Route(
         None,
         fields=lambda s: {"username": value(*s.users, "okänd"), "password": value(PASSWORD, "fel"),
-                          "next": value("/granskningar", "//evil.example", "https://evil.example/"),
-                          "resume_url": value("/admin/enheter", "javascript:alert(1)"),
-                          "resume_data": value('[["name", "x"]]', "[1]", '[["a"]]', "{}")},
+                          "next": value("/granskningar", "//evil.example", "https://evil.example/")},
         allowed=_login_refusal),
     "core.login_code": Route(
         None, fields=lambda s: {"totp_code": value(totp_now(s, "tvasteg"), "000000", "123 456", "12345", "abcdef")},
