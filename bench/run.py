@@ -15,10 +15,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bench_audit, bench_draw, bench_genomgang, bench_import, bench_load, bench_summary  # noqa: E402
+from bench import (  # noqa: E402
+    bench_audit,
+    bench_draw,
+    bench_genomgang,
+    bench_import,
+    bench_import_bounds,
+    bench_load,
+    bench_summary,
+)
 from bench.common import postgres_available  # noqa: E402
 
-BENCHMARKS = [bench_import, bench_draw, bench_genomgang, bench_summary, bench_audit, bench_load]
+BENCHMARKS = [bench_import, bench_import_bounds, bench_draw, bench_genomgang, bench_summary, bench_audit, bench_load]
 
 
 def main() -> int:

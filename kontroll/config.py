@@ -51,6 +51,11 @@ DEFAULTS: dict[str, Any] = {
     "OIDC_TIMEOUT": 10,
     # Largest request body (bytes): case lists can be large.
     "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    # The largest case list (rows of cases); an XLSX's cells per sheet and shared strings. Checked
+    # before the file is parsed, so an oversized file is refused in seconds.
+    "IMPORT_MAX_ROWS": 500_000,
+    "IMPORT_MAX_CELLS": 12_000_000,
+    "IMPORT_MAX_SHARED_STRINGS": 2_000_000,
     # Time zone for dates shown to people and for scheduling.
     "TIMEZONE": "Europe/Stockholm",
     # Name of the organisation shown in the header.

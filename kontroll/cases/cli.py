@@ -22,6 +22,9 @@ def import_command(unit_code: str, username: str, columns: tuple[str, ...], file
     from kontroll.cases import services as svc
     from kontroll.cases.parsing import CaseListError
     from kontroll.cli import _unit, cli_actor, cli_session
+    from flask import current_app
+
+    from kontroll.cases.parsing import ImportLimits
     from kontroll.core.errors import ValidationError
     from kontroll.core.permissions import PermissionDenied
 
@@ -41,7 +44,8 @@ def import_command(unit_code: str, username: str, columns: tuple[str, ...], file
         actor = cli_actor(session, username)
         unit = _unit(session, unit_code)
         try:
-            snapshot = svc.import_file(session, actor, unit, data, file.name, overrides=overrides, source="cli")
+            snapshot = svc.import_file(session, actor, unit, data, file.name, overrides=overrides, source="cli",
+                                       limits=ImportLimits.from_config(current_app.config))
         except CaseListError as err:
             raise ValidationError(err.message) from err
         except PermissionDenied as err:

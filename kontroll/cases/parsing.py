@@ -87,7 +87,12 @@ CANONICAL_FORMAT_ID = "kontroll-arendelista-v1"
 
 # Limits -------------------------------------------------------------------
 MAX_FILE_BYTES = 100 * 1024 * 1024
-MAX_ROWS = 1_048_576  # Excel's own row limit
+#: rows of cases (IMPORT_MAX_ROWS); a larger list is refused before it is parsed
+DEFAULT_MAX_ROWS = 500_000
+#: cells in one sheet, counted while streaming the XLSX before openpyxl reads anything
+DEFAULT_MAX_CELLS = 12_000_000
+#: entries in an XLSX's shared-string table (openpyxl holds them all in memory)
+DEFAULT_MAX_SHARED_STRINGS = 2_000_000
 MAX_FIELD_CHARS = 200
 MAX_ERROR_ROWS = 1000  # row numbers kept in CaseListError.rows
 MAX_HEADER_SCAN_ROWS = 100  # the header must be among the first 100 rows
@@ -169,6 +174,30 @@ class CaseRow:
     hushallstyp: str | None
     belopp: Decimal | None
     source_row: int
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How large a case list may be. Enforced before the full parse: a CSV's line count, and an
+    XLSX's rows, cells and shared strings counted while its XML streams through a decompressor,
+    so that a refusal costs seconds and little memory whatever the file holds."""
+
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_cells: int = DEFAULT_MAX_CELLS
+    max_shared_strings: int = DEFAULT_MAX_SHARED_STRINGS
+
+    @classmethod
+    def from_config(cls, config: Any) -> ImportLimits:
+        return cls(int(config.get("IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS)),
+                   int(config.get("IMPORT_MAX_CELLS", DEFAULT_MAX_CELLS)),
+                   int(config.get("IMPORT_MAX_SHARED_STRINGS", DEFAULT_MAX_SHARED_STRINGS)))
+
+
+def _too_many_rows(limit: int) -> CaseListError:
+    count = f"{limit:,}".replace(",", "\u00a0")
+    return CaseListError(
+        f"Filen har fler än {count} rader och kan inte importeras. Dela upp listan, eller be "
+        "systemadministratören höja gränsen (IMPORT_MAX_ROWS). Ingenting har sparats.")
 
 
 @dataclass
@@ -849,8 +878,76 @@ def _check_zip(data: bytes) -> None:
             f"{XLSX_MAX_UNCOMPRESSED // (1024 * 1024)} MB) och har inte lästs.")
 
 
-def _xlsx_workbook(data: bytes) -> Any:
+# A tag as written without a namespace prefix (what Excel and LibreOffice write), and as a
+# pattern for any prefix (strict OOXML writers use ``x:row``).
+_ROW_TAG = (re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]"), (b"<row ", b"<row>", b"<row/"))
+_CELL_TAG = (re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s>/]"), (b"<c ", b"<c>", b"<c/"))
+_SI_TAG = (re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s>/]"), (b"<si ", b"<si>", b"<si/"))
+_PREFIXED = re.compile(rb"<[A-Za-z_][\w.-]*:(?:worksheet|sst)[\s>]")
+_SCAN_CHUNK = 1 << 20
+
+
+def _count_in(block: bytes, tag: tuple[re.Pattern[bytes], tuple[bytes, ...]], prefixed: bool) -> int:
+    if prefixed:
+        return len(tag[0].findall(block))
+    return sum(block.count(literal) for literal in tag[1])
+
+
+def _count_tags(zf: zipfile.ZipFile, name: str, tags: list[tuple[tuple[re.Pattern[bytes], tuple[bytes, ...]], int]]
+                ) -> list[int]:
+    """Count each tag in one zip entry while it streams through the decompressor, chunk by
+    chunk (a tag split between two chunks is found in the carried overlap); stop as soon as a
+    count passes its limit. Memory stays at two chunks whatever the entry's size; plain
+    ``bytes.count`` unless the part uses namespace prefixes."""
+    counts = [0] * len(tags)
+    tail = b""
+    prefixed: bool | None = None
+    with zf.open(name) as stream:
+        while chunk := stream.read(_SCAN_CHUNK):
+            if prefixed is None:
+                prefixed = _PREFIXED.search(chunk[:4096]) is not None
+            block = tail + chunk
+            for i, (tag, limit) in enumerate(tags):
+                # a tag wholly inside the carried tail was counted with the previous block
+                counts[i] += _count_in(block, tag, prefixed) - _count_in(tail, tag, prefixed)
+                if counts[i] > limit:
+                    return counts
+            tail = block[-64:]
+    return counts
+
+
+def _check_xlsx_size(data: bytes, limits: ImportLimits) -> None:
+    """Refuse a workbook whose sheets hold more rows or cells, or whose shared-string table
+    holds more strings, than ``limits`` allow: counted before openpyxl parses anything."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for name in zf.namelist():
+            lower = name.lower()
+            if lower.startswith("xl/worksheets/") and lower.endswith(".xml"):
+                rows, cells = _count_tags(zf, name, [(_ROW_TAG, limits.max_rows + MAX_HEADER_SCAN_ROWS),
+                                                     (_CELL_TAG, limits.max_cells)])
+                if rows > limits.max_rows + MAX_HEADER_SCAN_ROWS:
+                    raise _too_many_rows(limits.max_rows)
+                if cells > limits.max_cells:
+                    count = f"{limits.max_cells:,}".replace(",", "\u00a0")
+                    raise CaseListError(
+                        f"Ett kalkylblad i Excel-filen har fler än {count} celler och kan inte importeras. "
+                        "Exportera bara ärendelistans kolumner, eller spara listan som CSV. Ingenting har sparats.")
+            elif lower == "xl/sharedstrings.xml":
+                (strings,) = _count_tags(zf, name, [(_SI_TAG, limits.max_shared_strings)])
+                if strings > limits.max_shared_strings:
+                    raise CaseListError(
+                        "Excel-filen innehåller ovanligt många olika textvärden och kan inte importeras. "
+                        "Spara ärendelistan som CSV och försök igen. Ingenting har sparats.")
+
+
+def _xlsx_workbook(data: bytes, limits: ImportLimits) -> Any:
     _check_zip(data)
+    try:
+        _check_xlsx_size(data, limits)
+    except CaseListError:
+        raise
+    except Exception:
+        raise CaseListError(_UNREADABLE + " Excel-filen är skadad.") from None
     try:
         import openpyxl
         from openpyxl.xml import DEFUSEDXML
@@ -904,7 +1001,8 @@ def _is_blank(cells: Iterable[Any]) -> bool:
 
 def parse_case_list(data: bytes, filename: str, *,
                     saved_mapping: dict[str, str] | None = None,
-                    overrides: dict[str, str] | None = None) -> ParsedCaseList:
+                    overrides: dict[str, str] | None = None,
+                    limits: ImportLimits | None = None) -> ParsedCaseList:
     """Parse an exported case list (CSV or XLSX) into validated rows.
 
     The format is decided by content (zip magic), never by ``filename``; the
@@ -926,22 +1024,27 @@ def parse_case_list(data: bytes, filename: str, *,
             "arbetsbok. Spara den som Excel-arbetsbok (.xlsx) utan lösenord eller "
             "som CSV och försök igen.")
 
+    limits = limits or ImportLimits()
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
-        wb = _xlsx_workbook(data)
+        wb = _xlsx_workbook(data, limits)
         try:
-            return _parse_xlsx(wb, saved_mapping, overrides)
+            return _parse_xlsx(wb, saved_mapping, overrides, limits)
         finally:
             try:
                 wb.close()
             except Exception:  # pragma: no cover
                 pass
 
+    # every row ends in a line feed (or CR): more of them than the limit allows (plus room for
+    # the header and blank lines before it) is refused before a byte is decoded
+    if max(data.count(b"\n"), data.count(b"\r")) > limits.max_rows + MAX_HEADER_SCAN_ROWS:
+        raise _too_many_rows(limits.max_rows)
     encoding, delimiter, source = _csv_source(data)
     try:
         header_row, headers = _find_header_row(source)
         mapping, columns = _resolve_columns(headers, saved_mapping, overrides)
         with _gc_paused():
-            rows = _collect_rows(source, columns, mapping, epoch=None)
+            rows = _collect_rows(source, columns, mapping, epoch=None, header_row=header_row, max_rows=limits.max_rows)
     except csv.Error:
         raise CaseListError(
             _UNREADABLE + " Ett fält är för långt eller citattecknen stämmer inte."
@@ -952,7 +1055,7 @@ def parse_case_list(data: bytes, filename: str, *,
 
 
 def _parse_xlsx(wb: Any, saved_mapping: dict[str, str] | None,
-                overrides: dict[str, str] | None) -> ParsedCaseList:
+                overrides: dict[str, str] | None, limits: ImportLimits) -> ParsedCaseList:
     sheets = list(wb.worksheets)
     if not sheets:
         raise CaseListError(_UNREADABLE + " Arbetsboken har inget kalkylblad.")
@@ -968,7 +1071,8 @@ def _parse_xlsx(wb: Any, saved_mapping: dict[str, str] | None,
         header_row + 1)
     with _gc_paused():
         rows = _collect_rows(data_iter, columns, mapping,
-                             epoch=getattr(wb, "epoch", None))
+                             epoch=getattr(wb, "epoch", None), header_row=header_row,
+                             max_rows=limits.max_rows)
     return ParsedCaseList(rows=rows, mapping=mapping,
                           unmapped_headers=_unmapped(headers, mapping),
                           file_format="xlsx", encoding=None, delimiter=None)
@@ -1059,7 +1163,7 @@ _new_object = object.__new__
 
 
 def _collect_rows(source: Iterator[tuple[int, Any]], columns: dict[str, int],
-                  mapping: dict[str, str], epoch: datetime | None) -> list[CaseRow]:
+                  mapping: dict[str, str], epoch: datetime | None, header_row: int, max_rows: int) -> list[CaseRow]:
     # One converter per field in FIELDS order; an unmapped field gets the
     # case_ref column and a converter that ignores it, so every row yields
     # 8 values without ever touching an unmapped column.
@@ -1084,6 +1188,7 @@ def _collect_rows(source: Iterator[tuple[int, Any]], columns: dict[str, int],
     c0, c1, c2, c3, c4, c5, c6, c7 = convs
     ref_header = mapping["case_ref"]
 
+    max_row = header_row + max_rows
     problems = _Problems()
     problems.ref_header = ref_header
     failed = False
@@ -1098,10 +1203,8 @@ def _collect_rows(source: Iterator[tuple[int, Any]], columns: dict[str, int],
     # The loop is written out by hand: it runs once per case (180,000 times
     # for a large municipality) and every call and allocation shows.
     for rownum, cells in source:
-        if rownum > MAX_ROWS:
-            raise CaseListError(
-                f"Filen har fler än {MAX_ROWS} rader och kan inte importeras.",
-                rows=[rownum])
+        if rownum > max_row:
+            raise _too_many_rows(max_rows)
         if len(cells) < width:
             if not cells:
                 continue

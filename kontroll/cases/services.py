@@ -31,9 +31,11 @@ from kontroll.cases.models import (
 )
 from kontroll.cases.parsing import (
     CANONICAL_FORMAT_ID,
+    FIELD_LABELS,
     FIELDS,
     CaseListError,
     CaseRow,
+    ImportLimits,
     ParsedCaseList,
     parse_case_list,
     snapshot_sha256,
@@ -44,6 +46,8 @@ from kontroll.core.errors import ValidationError
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.permissions import Perm, PermissionDenied, can
 from kontroll.db import utcnow
+from kontroll.privacy.guard import check_text
+from kontroll.privacy.personnummer import contains_personnummer
 
 CANONICAL_VERSION = CANONICAL_FORMAT_ID
 PENDING_LIFETIME = dt.timedelta(hours=1)
@@ -142,6 +146,13 @@ def safe_filename(name: str | None) -> str:
     return name.strip()[:255] or "namnlös fil"
 
 
+def check_filename(name: str | None) -> None:
+    """The file's name is stored with the snapshot: it must not carry a personnummer."""
+    if contains_personnummer(safe_filename(name)):
+        raise CaseListError("Filens namn innehåller något som ser ut som ett personnummer. Byt namn på filen "
+                            "och försök igen. Ingenting har sparats.")
+
+
 def _handlaggare_label(row: CaseRow | SnapshotCase) -> str:
     if row.handlaggare_namn and row.handlaggare_signatur:
         return f"{row.handlaggare_namn} ({row.handlaggare_signatur})"
@@ -204,13 +215,15 @@ def prepare_import(
     data: bytes,
     filename: str | None,
     overrides: dict[str, str] | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportPreview:
     """Parse and validate a case list and compute what importing it would change.
 
     Raises :class:`CaseListError` (Swedish, names column and row) on any problem. Reads only.
     """
+    check_filename(filename)
     parsed = parse_case_list(data, safe_filename(filename), saved_mapping=saved_mapping(session, unit),
-                             overrides=overrides or None)
+                             overrides=overrides or None, limits=limits)
     if not parsed.rows:
         raise CaseListError(EMPTY_LIST)
     linker = Linker.for_unit(session, unit)
@@ -331,11 +344,13 @@ def import_file(
     overrides: dict[str, str] | None = None,
     source: str,
     now: dt.datetime | None = None,
+    limits: ImportLimits | None = None,
 ) -> CaseListSnapshot:
     """Validate and store in one step (CLI, API, demo): no preview, so no diff is computed."""
     require_import(actor, unit)
+    check_filename(filename)
     parsed = parse_case_list(data, safe_filename(filename), saved_mapping=saved_mapping(session, unit),
-                             overrides=overrides or None)
+                             overrides=overrides or None, limits=limits)
     if not parsed.rows:
         raise CaseListError(EMPTY_LIST)
     return store_snapshot(
@@ -494,6 +509,7 @@ def save_mapping(session: Session, actor: User, unit: Unit, mapping: dict[str, s
         header = " ".join((header or "").split())
         if len(header) > 200:
             raise ValidationError("En kolumnrubrik får ha högst 200 tecken.", key)
+        check_text(header, f"Kolumnrubriken för {FIELD_LABELS[key].lower()}", key)
         if header:
             clean[key] = header
     settings = session.get(CaseListSettings, unit.id)
@@ -516,6 +532,7 @@ def create_api_token(session: Session, actor: User, unit: Unit, label: str) -> t
     label = " ".join((label or "").split())
     if not label or len(label) > 200:
         raise ValidationError("Ge nyckeln en beskrivning, t.ex. ”Nattlig export från Lifecare”.", "label")
+    check_text(label, "Beskrivningen av nyckeln", "label")
     token = "kntr_" + secrets.token_urlsafe(32)
     row = CaseListApiToken(unit_id=unit.id, label=label, token_hash=token_hash(token), acting_user_id=actor.id,
                            created_by_id=actor.id, created_dt=utcnow())

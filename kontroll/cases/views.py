@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kontroll.cases import services as svc
 from kontroll.cases.models import CaseListApiToken, CaseListSnapshot, SnapshotCase
-from kontroll.cases.parsing import FIELD_LABELS, FIELDS, CaseListError
+from kontroll.cases.parsing import FIELD_LABELS, FIELDS, CaseListError, ImportLimits
 from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
@@ -80,7 +80,8 @@ def upload(code: str) -> Response:
         return _render_upload(unit, ValidationError("Välj en fil att ladda upp.", "fil"), 422)
     data = file.read()
     try:
-        preview = svc.prepare_import(db, unit, data, file.filename, _overrides_from_form())
+        preview = svc.prepare_import(db, unit, data, file.filename, _overrides_from_form(),
+                                     limits=ImportLimits.from_config(current_app.config))
     except CaseListError as err:
         db.rollback()
         return _render_upload(unit, err, 422)
@@ -276,7 +277,7 @@ def api_import(code: str) -> Response:
     data = request.get_data(cache=False)
     try:
         snap = svc.import_file(db, user, unit, data, request.args.get("filnamn", "api-import"),
-                               overrides=overrides, source="api")
+                               overrides=overrides, source="api", limits=ImportLimits.from_config(current_app.config))
     except CaseListError as err:
         db.rollback()
         return _json({"fel": err.message, "kolumn": err.column, "rader": err.rows}, 422)
