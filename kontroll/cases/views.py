@@ -86,6 +86,8 @@ def upload(code: str) -> Response:
         db.rollback()
         return _render_upload(unit, err, 422)
     pending = svc.save_pending(db, acting_user(), preview)
+    audit.record(db, acting_user(), "caselist.preview", object_type="unit", object_id=unit.id, unit=unit,
+                 details={"rows": preview.row_count, "sha256": preview.sha256})
     db.commit()
     return Response(render_template("cases/preview.html", unit=unit, p=preview, pending=pending,
                                     labels=FIELD_LABELS), 200)

@@ -135,6 +135,11 @@ def _render_genomgang(unit: Unit, g: Genomgang, error: ValidationError | None = 
 @login_required
 def detail(code: str, genomgang_id: int) -> Response:
     unit = unit_or_404(code)
+    g = _genomgang(unit, genomgang_id)
+    require_perm(Perm.VIEW_GENOMGANGAR, unit)
+    if g.is_started:  # from then on the page names cases (brister, återkoppling)
+        audit.record_view(get_session(), acting_user(), "genomgang.view", object_type="genomgang", object_id=g.id,
+                          unit=unit)
     return _render_genomgang(unit, _genomgang(unit, genomgang_id))
 
 

@@ -138,12 +138,12 @@ def unit_chart(code: str) -> Response:
 def _export(units: list[Unit], year: int, forvaltning: bool, fmt: str, slug: str) -> Response:
     s = _build(units, year, forvaltning)
     if fmt == "csv":
-        body, mime = export.to_csv(s, _tz()), "text/csv; charset=utf-8"
+        body, mime = export.to_csv(s, _tz()), "text/csv; charset=utf-8"  # one charset: set as content_type
     elif fmt == "pdf":
         body, mime = export.to_pdf(s, _tz()), "application/pdf"
     else:
         abort(404)
-    resp = Response(body, mimetype=mime)
+    resp = Response(body, content_type=mime)
     resp.headers["Content-Disposition"] = f'attachment; filename="sammanfattning-{slug}-{year}.{fmt}"'
     resp.headers["Cache-Control"] = "private, no-store"
     return resp

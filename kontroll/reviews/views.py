@@ -102,6 +102,9 @@ def start_page_flags() -> dict[str, Any]:
 def mine() -> str:
     db = get_session()
     cases = svc.my_cases(db, acting_user())
+    if cases:
+        audit.record_view(db, acting_user(), "review.list_view", object_type="user", object_id=acting_user().id,
+                          unit=None)
     problem = None
     if any(c.review is None for c in cases):
         try:
@@ -231,6 +234,9 @@ def my_feedback() -> str:
     if not can_anywhere(acting_user(), Perm.RECEIVE_FEEDBACK):
         raise PermissionDenied("Sidan är för handläggare: den visar återkoppling på dina egna ärenden.")
     reviews = svc.feedback_for_handlaggare(get_session(), acting_user())
+    if reviews:
+        audit.record_view(get_session(), acting_user(), "feedback.view", object_type="user",
+                          object_id=acting_user().id, unit=None)
     return render_template("reviews/my_feedback.html", reviews=reviews, methods=svc.FEEDBACK_METHODS,
                            label=period_label)
 
@@ -251,6 +257,9 @@ def overview(code: str) -> str:
         period = period_of(today)
     months = int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1))
     ov = svc.month_overview(get_session(), unit, period, today, months)
+    if ov.draw is not None:
+        audit.record_view(get_session(), acting_user(), "review.overview_view", object_type="period",
+                          object_id=period, unit=unit)
     year, month = (int(x) for x in period.split("-"))
     prev = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
     nxt = f"{year + 1}-01" if month == 12 else f"{year}-{month + 1:02d}"
@@ -270,6 +279,8 @@ def _render_brister(unit: Unit, error: ValidationError | None = None, status: in
     area = request.args.get("omrade") or None
     without = request.args.get("utan_atgard") == "1"
     rows = svc.brister_for_unit(db, unit, area, without)
+    if rows and request.method == "GET":
+        audit.record_view(db, acting_user(), "brist.list_view", object_type="unit", object_id=unit.id, unit=unit)
     can_manage = can(acting_user(), Perm.MANAGE_ATGARDER, unit)
     owners = []
     if can_manage:
@@ -354,6 +365,11 @@ def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = N
 @login_required
 def atgard_detail(code: str, atgard_id: int) -> Response:
     unit = unit_or_404(code)
+    atgard = _atgard(unit, atgard_id)
+    if not _may_see_atgard(acting_user(), atgard):
+        abort(404)
+    audit.record_view(get_session(), acting_user(), "atgard.view", object_type="atgard", object_id=atgard.id,
+                      unit=unit)
     return _render_atgard(unit, _atgard(unit, atgard_id))
 
 

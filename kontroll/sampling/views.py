@@ -40,6 +40,8 @@ def draw_page(code: str) -> str:
     db = get_session()
     period = svc.period_of(utcnow())
     state = svc.draw_page_state(db, unit, period)
+    if state.diff is not None:  # the differences against last month's list name cases
+        audit.record_view(db, acting_user(), "draw.page_view", object_type="unit", object_id=unit.id, unit=unit)
     return render_template(
         "sampling/draw_page.html", unit=unit, s=state, period_label=svc.period_label(period),
         may_draw=may_draw(acting_user(), unit), draws=svc.draws_for_unit(db, unit), label=svc.period_label,
@@ -148,11 +150,17 @@ def verify(code: str, draw_id: int) -> str:
                            excluded=json.loads(draw.excluded_refs))
 
 
-@bp.get("/arenden/<path:case_ref>")
+@bp.get("/arende")
 @login_required
-def case_page(code: str, case_ref: str) -> str:
+def case_page(code: str) -> str | Response:
+    """A case's page. The case reference travels in the query string (``?ref=…``, percent-
+    encoded by url_for), never as a path segment: a reference such as ``../../admin`` cannot
+    make a link that leads elsewhere."""
     unit = unit_or_404(code)
     require_perm(Perm.VIEW_CASE, unit)
+    case_ref = request.args.get("ref", "")
+    if not case_ref or len(case_ref) > 200:
+        abort(404)
     db = get_session()
     case = svc.case_in_unit(db, unit, case_ref)
     history = svc.case_history(db, unit, case_ref)
@@ -161,6 +169,15 @@ def case_page(code: str, case_ref: str) -> str:
     audit.record_view(db, acting_user(), "case.view", object_type="case", object_id=case_ref, unit=unit)
     return render_template("sampling/case.html", unit=unit, case_ref=case_ref, case=case, history=history,
                            label=svc.period_label, labels=FIELD_LABELS)
+
+
+@bp.get("/arenden/<path:case_ref>")
+@login_required
+def case_page_by_path(code: str, case_ref: str) -> Response:
+    """Old addresses of case pages (bookmarks) lead to the new one."""
+    unit = unit_or_404(code)
+    require_perm(Perm.VIEW_CASE, unit)
+    return redirect(url_for("sampling.case_page", code=unit.code, ref=case_ref))
 
 
 def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:

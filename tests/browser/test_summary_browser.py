@@ -45,7 +45,7 @@ def test_namnd_reaches_summary_not_cases(page, live_server, database_url):
     expect(page.get_by_text("behövs 29 granskade ärenden per år")).to_be_visible()
     check_page(page, "summary-unit")
 
-    for url in (f"/enheter/IFO-FS/arenden/{ref}", f"/enheter/IFO-FS/stickprov/{draw_id}", "/enheter/IFO-FS/stickprov", "/enheter/IFO-FS/arendelistor", "/enheter/IFO-FS/granskningar",
+    for url in (f"/enheter/IFO-FS/arende?ref={ref}", f"/enheter/IFO-FS/stickprov/{draw_id}", "/enheter/IFO-FS/stickprov", "/enheter/IFO-FS/arendelistor", "/enheter/IFO-FS/granskningar",
                 "/enheter/IFO-FS/brister", "/enheter/IFO-FS"):
         response = page.goto(url)
         assert response is not None and response.status in (403, 404), url

@@ -361,7 +361,7 @@ def test_crafted_http_assignments_are_refused_and_change_nothing(client, app, db
 
 
 PAGES = ["/enheter/IFO-FS/stickprov", "/enheter/IFO-FS/stickprov/{id}", "/enheter/IFO-FS/stickprov/{id}/verifiera",
-         "/enheter/IFO-FS/arenden/EB-001"]
+         "/enheter/IFO-FS/arende?ref=EB-001"]
 
 
 @pytest.mark.parametrize("username,expected", [
@@ -386,9 +386,42 @@ def test_case_page_shows_history_and_is_audited(client, app, db, world, unit_set
     draw_id = draw_as(app, "sektionschef")
     ref = db.get(Draw, draw_id).cases[0].case_ref
     login(client, "revisor")
-    html = client.get(f"/enheter/IFO-FS/arenden/{ref}").get_data(as_text=True)
+    html = client.get(f"/enheter/IFO-FS/arende?ref={ref}").get_data(as_text=True)
     assert "Dragen i stickprov" in html and "december 2026" in html
     assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "case.view")) == 1
+    # an old address (a bookmark) leads to the new one
+    old = client.get(f"/enheter/IFO-FS/arenden/{ref}")
+    assert old.status_code == 302 and old.headers["Location"].endswith(f"/enheter/IFO-FS/arende?ref={ref}")
+
+
+def test_a_case_reference_never_makes_a_link_that_leads_elsewhere(client, app, db, world, unit_setup):
+    """A case reference such as ``../../admin`` travels percent-encoded in the query string."""
+    from kontroll.cases.models import CaseListSnapshot
+
+    with get_database(app).session_scope() as session:
+        unit = user_svc.get_unit_by_code(session, "IFO-FS")
+        cases.import_file(session, user_svc.get_user_by_username(session, "forste"), unit,
+                          "Ärendenummer;Handläggare\r\n../../admin;Anna A\r\nEB-9/../../x;Bo B\r\n".encode(),
+                          "konstig.csv", source="cli")
+        session.flush()
+        unit.sample_size = 2
+    draw_id = draw_as(app, "sektionschef", period="2031-01")
+    login(client, "sektionschef")
+    html = client.get(f"/enheter/IFO-FS/stickprov/{draw_id}").get_data(as_text=True)
+    from html import unescape
+    from urllib.parse import parse_qs, urljoin, urlsplit
+
+    links = [unescape(h) for h in re.findall(r'href="([^"]*arende\?[^"]*)"', html)]
+    assert len(links) == 2
+    # resolved as a browser resolves it (dot segments removed), each link stays on the case page
+    # and carries the reference exactly
+    here = f"https://kontroll.example/enheter/IFO-FS/stickprov/{draw_id}"
+    assert sorted(parse_qs(urlsplit(urljoin(here, link)).query)["ref"][0] for link in links) == ["../../admin", "EB-9/../../x"]
+    assert all(urlsplit(urljoin(here, link)).path == "/enheter/IFO-FS/arende" for link in links)
+    for link in links:
+        page = client.get(link.replace("&amp;", "&"))
+        assert page.status_code == 200 and "Dragen i stickprov" in page.get_data(as_text=True)
+    assert db.scalar(select(func.count()).select_from(CaseListSnapshot)) >= 1
 
 
 def test_stratified_draw_is_recorded_and_verifiable(app, db, world, unit_setup):
