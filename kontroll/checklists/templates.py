@@ -605,6 +605,13 @@ def _build(data: Any, path: str, *, dates_as_text: bool) -> Template:
     template = checker.template(_nfc(data))
     if checker.errors or template is None:
         raise TemplateError.from_errors(checker.errors or ["mallen kunde inte läsas."], path)
+    from kontroll.privacy.guard import json_strings
+    from kontroll.privacy.personnummer import contains_personnummer
+
+    if any(contains_personnummer(text) for text in json_strings(_template_to_dict(template))):
+        raise TemplateError.from_errors(
+            ["en text i mallen innehåller något som ser ut som ett personnummer. En mall får inte innehålla "
+             "personnummer: ta bort det."], path)
     return template
 
 

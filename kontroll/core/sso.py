@@ -320,8 +320,12 @@ def sign_in(session: Session, claims: Mapping[str, Any], config: Mapping[str, An
     wanted = desired_roles(session, claims.get("roles"), role_map) if role_map else set()
     if user is None:
         if not (config.get("OIDC_AUTO_CREATE") and role_map and wanted):
+            from kontroll.privacy.personnummer import contains_personnummer
+
+            name = str(claims.get("preferred_username") or "")[:100]
             audit.record(session, None, "login.sso_unknown", details={
-                "tid": tid, "oid": oid, "preferred_username": str(claims.get("preferred_username") or "")[:100],
+                "tid": tid, "oid": oid,
+                "preferred_username": "(utelämnat: liknar ett personnummer)" if contains_personnummer(name) else name,
             })
             raise SSOError("unknown_user", UNKNOWN_USER, 403, details={"tid": tid, "oid": oid}, audited=True)
         user = _create_user(session, claims, tid, oid)

@@ -294,7 +294,9 @@ def test_who_may_see_summaries(client, world, username):
     login(client, username)
     assert client.get("/sammanfattning").status_code == 200
     assert client.get("/sammanfattning/IFO-FS").status_code == 200
-    assert client.get("/sammanfattning/IFO-FS/export.csv").status_code == 200
+    csv_response = client.get("/sammanfattning/IFO-FS/export.csv")
+    assert csv_response.status_code == 200
+    assert csv_response.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert client.get("/sammanfattning/IFO-FS/diagram.svg").status_code == 200
 
 
