@@ -252,13 +252,14 @@ def demo_load(if_empty: bool) -> None:
 def _command_groups() -> list[Callable[..., Any]]:
     from kontroll.backup import backup_command, restore_command
     from kontroll.cases.cli import caselist_cli
+    from kontroll.privacy.cli import privacy_cli
     from kontroll.reports.cli import report_cli
     from kontroll.reviews.cli import checklists_cli
     from kontroll.sampling.cli import draw_cli
     from kontroll.scheduler import scheduler_cli
 
     return [db_cli, audit_cli, user_cli, unit_cli, demo_cli, caselist_cli, draw_cli, checklists_cli, scheduler_cli,
-            report_cli, backup_command, restore_command]
+            report_cli, backup_command, restore_command, privacy_cli]
 
 
 def make_cli() -> FlaskGroup:

@@ -37,6 +37,7 @@ class Perm(enum.StrEnum):
     PERFORM_GENOMGANG = "perform_genomgang"  # start, record results and återkoppling, close
     VIEW_SUMMARY = "view_summary"  # the yearly summary: aggregates only, never a case reference or name
     SIGN_ASSESSMENT = "sign_assessment"  # write and sign the unit's bedömning in the yearly summary
+    REDACT = "redact"  # replace a stored personnummer with a marker (kontroll privacy redact)
 
 
 R = Role
@@ -106,6 +107,7 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.PERFORM_GENOMGANG: frozenset({R.FORSTE_SOCIALSEKRETERARE}),
     Perm.VIEW_SUMMARY: frozenset({R.NAMND, R.REVISOR, R.SEKTIONSCHEF, R.ENHETSCHEF, R.SYSTEMADMINISTRATOR}),
     Perm.SIGN_ASSESSMENT: frozenset({R.SEKTIONSCHEF}),
+    Perm.REDACT: frozenset({R.SYSTEMADMINISTRATOR}),
 }
 
 

@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -305,6 +306,25 @@ class AlreadyDrawn(ValidationError):
 class Verification:
     ok: bool
     lines: list[str]
+    #: sealed redactions of the snapshot's rows that this verification accounted for
+    redactions: list[Any] = field(default_factory=list)
+
+
+def _redaction_window(session: Session, draw: Draw) -> tuple[list[Any], bool]:
+    """The sealed redactions of the draw's snapshot made after the draw, and whether they
+    explain a changed snapshot: the draw verified just before the first of them, and each
+    found the snapshot as the one before had left it. An unsealed record explains nothing."""
+    from kontroll.privacy.redaction import sealed_snapshot_redactions, snapshot_redactions
+
+    key = session.info.get("kontroll_audit_key")
+    if len(snapshot_redactions(session, draw.snapshot_id)) != len(sealed := sealed_snapshot_redactions(
+            session, draw.snapshot_id, key)):
+        return [], False
+    after = [r for r in sealed if r.redacted_dt > draw.drawn_dt]
+    if not after:
+        return [], False
+    explained = draw.id in json.loads(after[0].draws_verified_before or "[]") and all(r.verified_before for r in after)
+    return after, explained
 
 
 def verify_draw(session: Session, draw: Draw, *, full: bool = True) -> Verification:
@@ -313,35 +333,61 @@ def verify_draw(session: Session, draw: Draw, *, full: bool = True) -> Verificat
 
     ``full`` also recomputes the whole snapshot's SHA-256 (every stored field, not only
     those the draw depends on): slower on large lists, and what the page and CLI do.
+
+    A personnummer removed from the snapshot after the draw (``kontroll privacy redact``)
+    changes its hashes; a sealed redaction explains that change when the draw verified just
+    before it and the snapshot now is what the redaction left. Then the verification says so,
+    and a draw that can no longer be redone exactly (a case reference was redacted) is
+    reported as verified at the time of the redaction.
     """
     lines: list[str] = []
     ok = True
     snapshot = session.get(CaseListSnapshot, draw.snapshot_id)
     assert snapshot is not None
+    redactions, explained = _redaction_window(session, draw)
+    latest = redactions[-1] if explained else None
     population = population_of(session, snapshot.id)
-    if population_digest(population) != draw.population_sha256:
+    population_now = population_digest(population)
+    population_redacted = False
+    if population_now == draw.population_sha256:
+        lines.append(f"Urvalsunderlaget stämmer: {len(population)} ärenden med samma nummer och grupper som vid dragningen.")
+    elif latest is not None and population_now == latest.population_sha256_after:
+        population_redacted = True
+        lines.append("Urvalsunderlaget har ändrats efter dragningen, men bara genom förseglad maskering av personnummer "
+                     "(se nedan); det stämmer med läget efter maskeringen.")
+    else:
         ok = False
         lines.append(
             "Ärendenumren eller grupperna i ärendelistan har ändrats sedan dragningen "
             "(urvalsunderlagets kontrollsumma stämmer inte)."
         )
-    else:
-        lines.append(f"Urvalsunderlaget stämmer: {len(population)} ärenden med samma nummer och grupper som vid dragningen.")
-    if not full:
-        return _redo(draw, population, lines, ok)
-    digest, count = stored_snapshot_digest(session, snapshot.id)
-    if digest != draw.snapshot_sha256 or digest != snapshot.sha256:
-        ok = False
-        lines.append(
-            "Ärendelistan stämmer inte med kontrollsumman som sparades vid dragningen: "
-            f"sparad {draw.snapshot_sha256}, omräknad {digest}. Listan har ändrats efter dragningen."
-        )
-    else:
-        lines.append(f"Ärendelistans kontrollsumma stämmer ({digest}).")
-    if count != snapshot.row_count:
-        ok = False
-        lines.append(f"Ärendelistan har {count} rader men {snapshot.row_count} sparades vid importen.")
-    return _redo(draw, population, lines, ok)
+    if full:
+        digest, count = stored_snapshot_digest(session, snapshot.id)
+        if digest == draw.snapshot_sha256 and digest == snapshot.sha256:
+            lines.append(f"Ärendelistans kontrollsumma stämmer ({digest}).")
+        elif latest is not None and digest == latest.snapshot_sha256_after and draw.snapshot_sha256 == snapshot.sha256:
+            lines.append(f"Ärendelistans kontrollsumma före maskeringen stämde ({snapshot.sha256}); efter maskeringen är "
+                         f"den {digest}, och det stämmer nu.")
+        else:
+            ok = False
+            lines.append(
+                "Ärendelistan stämmer inte med kontrollsumman som sparades vid dragningen: "
+                f"sparad {draw.snapshot_sha256}, omräknad {digest}. Listan har ändrats efter dragningen."
+            )
+        if count != snapshot.row_count:
+            ok = False
+            lines.append(f"Ärendelistan har {count} rader men {snapshot.row_count} sparades vid importen.")
+    result = _redo(draw, population, lines, ok)
+    if population_redacted and not result.ok and ok:
+        result = Verification(True, lines[:-1] + [
+            "Dragningen kan inte göras om exakt, eftersom ett ärendenummer eller en grupp i underlaget maskerades efter "
+            "dragningen. Den gjordes om och stämde när maskeringen gjordes."])
+    if explained:
+        from kontroll.privacy.redaction import describe
+
+        result.lines.extend(describe(r) for r in redactions)
+        result.redactions = list(redactions)
+    return result
 
 
 def _redo(draw: Draw, population: list[tuple[str, str]], lines: list[str], ok: bool) -> Verification:
