@@ -18,6 +18,7 @@ from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can
 from kontroll.core.web import acting_user, csrf_exempt, flash, login_required, page_arg, require_perm, unit_or_404
 from kontroll.db import get_session
+from kontroll.privacy.redaction import redaction_sentences
 
 bp = Blueprint("cases", __name__, url_prefix="/enheter/<code>/arendelistor")
 api = Blueprint("cases_api", __name__, url_prefix="/api/v1")
@@ -150,7 +151,7 @@ def snapshot(code: str, snapshot_id: int) -> str:
     return render_template(
         "cases/snapshot.html", unit=unit, snap=snap, cases=cases, total=total, page=page,
         pages=max(1, -(-total // PAGE_SIZE)), options=options, filters={"handlaggare": handlaggare, "grupp": team},
-        mapping=mapping, labels=FIELD_LABELS,
+        mapping=mapping, labels=FIELD_LABELS, redactions=redaction_sentences(db, snap.id),
     )
 
 

@@ -222,3 +222,11 @@ def describe(record: Redaction, tz: str = "Europe/Stockholm") -> str:
     return (f"{when} maskerade {who} ett personnummer i {record.table_name}.{record.column_name} "
             f"(rad {record.row_id}); värdet ersattes med {record.marker}.")
 
+
+
+def redaction_sentences(session: Session, snapshot_id: int) -> list[str]:
+    """What pages say about a snapshot's redactions (empty: none)."""
+    from flask import current_app, has_app_context
+
+    tz = current_app.config["TIMEZONE"] if has_app_context() else "Europe/Stockholm"
+    return [describe(r, tz) for r in snapshot_redactions(session, snapshot_id)]

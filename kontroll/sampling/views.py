@@ -15,6 +15,7 @@ from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can, may_draw
 from kontroll.core.web import acting_user, flash, form_id, login_required, require_perm, unit_or_404
+from kontroll.privacy.redaction import redaction_sentences
 from kontroll.db import get_session, utcnow
 from kontroll.sampling import services as svc
 from kontroll.sampling.models import Draw
@@ -79,6 +80,7 @@ def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, s
         allocation=json.loads(draw.allocation) if draw.allocation else None,
         excluded=json.loads(draw.excluded_refs), replaced_by=replaced_by,
         replaces=db.get(Draw, draw.replaces_id) if draw.replaces_id else None,
+        redactions=redaction_sentences(db, draw.snapshot_id),
     )
     return Response(html, status=status)
 
@@ -147,7 +149,7 @@ def verify(code: str, draw_id: int) -> str:
                  details={"ok": result.ok})
     db.commit()
     return render_template("sampling/verify.html", unit=unit, draw=draw, result=result, label=svc.period_label,
-                           excluded=json.loads(draw.excluded_refs))
+                           excluded=json.loads(draw.excluded_refs), redactions=redaction_sentences(db, draw.snapshot_id))
 
 
 @bp.get("/arende")

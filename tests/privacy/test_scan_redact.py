@@ -220,3 +220,23 @@ def test_the_cli_scans_without_printing_values_and_redacts(app, runner, db, worl
     assert "Maskerade snapshot_cases.handlaggare_namn" in result.output
     result = runner.invoke(args=["privacy", "scan"])
     assert result.exit_code == 0 and "Inga personnummer" in result.output
+
+
+def test_the_draw_and_hash_pages_say_that_a_redaction_happened_and_when(app, client, db, world, monkeypatch):
+    from tests.conftest import login
+
+    snapshot_id = _plant_case_list(app, monkeypatch)
+    draw_id = _draw(app)
+    row_id = db.scalar(select(SnapshotCase.id).where(SnapshotCase.snapshot_id == snapshot_id,
+                                                     SnapshotCase.case_ref == "EB-3"))
+    with get_database(app).session_scope() as session:
+        marker = redact(session, user_svc.get_user_by_username(session, "sysadmin"), "snapshot_cases", row_id,
+                        "handlaggare_namn", app.config["AUDIT_KEY_BYTES"]).marker
+    login(client, "revisor")
+    for url in (f"/enheter/IFO-FS/stickprov/{draw_id}", f"/enheter/IFO-FS/arendelistor/{snapshot_id}",
+                f"/enheter/IFO-FS/stickprov/{draw_id}/verifiera"):
+        html = client.get(url).get_data(as_text=True)
+        assert "Personnummer maskerade i efterhand" in html, url
+        assert f"maskerade Sysadmin ett personnummer" in html and marker in html, url
+        assert "850101" not in html
+    assert "Verifierad" in client.get(f"/enheter/IFO-FS/stickprov/{draw_id}/verifiera").get_data(as_text=True)
