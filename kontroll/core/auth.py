@@ -32,8 +32,9 @@ from kontroll.core.models import LoginAttempts, User, UserSession
 from kontroll.db import utcnow
 
 MIN_PASSWORD_LENGTH = 12
-#: zxcvbn's score (0–4) a password must reach: 3 = "safely unguessable" for an online attack
-MIN_PASSWORD_SCORE = 3
+#: at least 10^9 guesses by zxcvbn's estimate (above its score 3, "safely unguessable"), with
+#: Swedish words and the person's own names among its dictionaries
+MIN_PASSWORD_GUESSES_LOG10 = 9.0
 
 
 def make_hasher(time_cost: int = 3, memory_cost_kib: int = 65536, parallelism: int = 4) -> PasswordHasher:
@@ -68,8 +69,8 @@ def password_problem(password: str, personal: tuple[str, ...] = ()) -> str | Non
     """A Swedish reason why ``password`` is not acceptable, or None.
 
     At least MIN_PASSWORD_LENGTH characters, and not guessable: zxcvbn (with common Swedish
-    words and the person's own name, username and signature as dictionaries) must score it
-    at least MIN_PASSWORD_SCORE."""
+    words and the person's own name, username and signature as dictionaries) must estimate
+    at least 10^MIN_PASSWORD_GUESSES_LOG10 guesses."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return f"Lösenordet måste ha minst {MIN_PASSWORD_LENGTH} tecken."
     if len(password) > 256:
@@ -77,9 +78,9 @@ def password_problem(password: str, personal: tuple[str, ...] = ()) -> str | Non
     from zxcvbn import zxcvbn
 
     words = [w for p in personal if p for w in (p, *p.replace(".", " ").replace("-", " ").split())]
-    # zxcvbn's cost grows fast with length; the first 100 characters decide the score
-    result = zxcvbn(password[:100], user_inputs=[*swedish_words(), *words])
-    if result["score"] < MIN_PASSWORD_SCORE:
+    # zxcvbn scores at most 72 characters (its cost grows fast with length); more is long enough
+    result = zxcvbn(password[:72], user_inputs=[*swedish_words(), *words])
+    if result["guesses_log10"] < MIN_PASSWORD_GUESSES_LOG10:
         return ("Lösenordet är för lätt att gissa: det liknar vanliga ord, namn, årtal eller mönster. "
                 "Välj något längre, till exempel fyra ord som inte hör ihop.")
     return None

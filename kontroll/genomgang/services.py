@@ -29,7 +29,7 @@ from kontroll.cases.services import Diff, diff_against, latest_snapshot
 from kontroll.checklists.templates import Template
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import Role, RoleAssignment, Unit, User
+from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.permissions import Job, Perm, PermissionDenied, can, job_holders_clause
 from kontroll.db import utcnow
 from kontroll.genomgang.models import (

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from kontroll.core import audit
-from kontroll.core.audit import GENESIS_HASH, entry_hash, verify_chain
+from kontroll.core.audit import GENESIS_HASH, entry_hash
 from kontroll.core.models import AuditEntry
 from kontroll.db import get_database
 from kontroll.migrate import downgrade, upgrade

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
+
 from sqlalchemy import func, select
 
 from kontroll.core import auth
@@ -310,3 +312,89 @@ def test_login_redirects_only_to_local_paths(client, world):
         data={"csrf_token": token, "username": "revisor", "password": PASSWORD, "next": "//evil.example/x"},
     )
     assert response.headers["Location"] == "/"
+
+
+# --- one answer for every failure, counting, throttling, the password policy ----------------
+
+
+def test_unknown_name_wrong_password_and_locked_account_get_the_same_answer_after_the_same_work(
+        client, world, db, app, monkeypatch):
+    calls: list[str | None] = []
+    real_verify = auth._verify
+
+    def counting_verify(stored, password):
+        calls.append(stored)
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(auth, "_verify", counting_verify)
+    answers = []
+    answers.append(login(client, "finns.inte", "fel-losenord"))
+    answers.append(login(client, "forste", "fel-losenord"))
+    with get_database(app).session_scope() as session:
+        user = session.get(User, world["forste"].id)
+        user.locked_until_dt = auth.utcnow() + dt.timedelta(minutes=10)
+    answers.append(login(client, "forste", PASSWORD))  # locked: even the right password
+    assert {r.status_code for r in answers} == {401}
+    messages = {r.get_data(as_text=True).split('id="inloggningsfel">')[1].split("</div>")[0] for r in answers}
+    assert len(messages) == 1 and "Fel användarnamn eller lösenord" in messages.pop()
+    assert len(calls) == 3  # a password hash was verified every time (no shortcut to time)
+
+
+def test_failures_for_unknown_names_are_counted_without_storing_the_name(client, world, db):
+    from kontroll.core.models import LoginAttempts
+
+    for _ in range(3):
+        login(client, "Okänd.Person", "fel-losenord")
+    row = db.scalar(select(LoginAttempts).where(LoginAttempts.kind == "namn"))
+    assert row is not None and row.failures == 3
+    entries = list(db.scalars(select(AuditEntry).where(AuditEntry.action == "login.failure")))
+    assert len(entries) == 3
+    for entry in entries:
+        assert "okänd.person" not in entry.details.lower() and "unknown_user" in entry.details
+    assert len({e.details.split('"namn_hash":"')[1][:16] for e in entries}) == 1  # the same name, followable
+
+
+def test_one_address_is_throttled_with_429_and_retry_after(client, world, db, app):
+    app.config["LOGIN_ADDRESS_MAX_FAILURES"] = 3
+    for name in ("a.a", "b.b", "forste"):
+        assert login(client, name, "fel-losenord").status_code == 401
+    response = login(client, "forste", PASSWORD)  # the right password waits too
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "För många misslyckade inloggningar" in response.get_data(as_text=True)
+    # another address is not affected
+    other = app.test_client()
+    page = other.get("/logga-in", environ_base={"REMOTE_ADDR": "10.0.0.9"}).get_data(as_text=True)
+    response = other.post("/logga-in", data={"username": "forste", "password": PASSWORD, "csrf_token": csrf_from(page)},
+                          environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("password, ok", [
+    ("kort", False),
+    ("Kontroll2026!", False),
+    ("Sommar2024!!", False),
+    ("PerAndersson1985", False),
+    ("Stockholm2026!", False),
+    ("losenord123456", False),
+    ("kontroll-kontroll", False),
+    ("forste-forste-forste", False),  # the username, repeated
+    ("blå-cykel-under-trappan-nio", True),
+    ("x" * 10 + "Qz7!kPw2#vL9@mN4" + "y" * 200, True),  # long: only the first 72 characters are scored
+])
+def test_the_password_policy(password, ok):
+    problem = auth.password_problem(password, ("forste", "Forste", "", ""))
+    assert (problem is None) == ok, problem
+
+
+def test_an_administrators_password_reset_ends_the_users_sessions(client, world, db, app):
+    login(client, "forste")
+    assert client.get("/").status_code == 200
+    admin = app.test_client()
+    login(admin, "sysadmin")
+    response = post_form(admin, f"/admin/anvandare/{world['forste'].id}/losenord",
+                         {"password": "blå-cykel-under-trappan-nio"}, page=f"/admin/anvandare/{world['forste'].id}")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302  # logged out
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "user.password")).one()
+    assert '"sessions_ended":1' in entry.details

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kontroll.core.models import JobRun, Notification
 from tests.faults.conftest import (

@@ -7,7 +7,6 @@ tests in this directory ask for ``scene``, never for the conftest's ``world`` (i
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -288,16 +287,3 @@ def diff(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[A
         if removed or added:
             changes[name] = {"removed": removed[:5], "added": added[:5]}
     return changes
-
-
-def error_flash_queued(app: Flask) -> bool:
-    """Whether a flash message of category "error" waits in some session (a refusal that
-    redirects says so with one)."""
-    engine = get_database(app).engine.execution_options(kontroll_autocommit=True)
-    from kontroll.core.models import UserSession
-
-    with engine.connect() as conn:
-        for (flashes,) in conn.execute(select(UserSession.flashes).where(UserSession.flashes.is_not(None))):
-            if any(cat == "error" for cat, _msg in json.loads(flashes)):
-                return True
-    return False

@@ -15,7 +15,8 @@ that re-renders the form with its error summary (``id="felmeddelande"``, the tem
   sessions (the login and stale-form pages start one). Who is logged in, the session tokens
   and the CSRF secret must not change.
 - a failed login (password or two-step code) keeps its failure count and lock
-  (``users.failed_login_count``, ``users.locked_until_dt``) and its audit entry
+  (``users.failed_login_count``, ``users.locked_until_dt``, and ``login_attempts`` for unknown
+  names and per client address) and its audit entry
   (``login.failure``, ``login.locked``, ``login.inactive``): counting failures in the database
   is the brute-force defence.
 - a wrong code when turning two-step verification on or off keeps its audit entry
@@ -32,11 +33,9 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import pyotp
 import pytest
@@ -44,16 +43,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 
 from kontroll.cases.parsing import FIELDS
-from kontroll.core import auth
-from kontroll.core import users as user_svc
-from kontroll.core.models import Role, UserSession
-from kontroll.db import get_database
+from kontroll.core.models import Role
 from kontroll.reviews.services import FEEDBACK_METHODS
 from tests.conftest import PASSWORD, csrf_from
-from tests.fuzz.conftest import COLUMNS, Scene, case_list, diff, error_flash_queued, table_rows
+from tests.fuzz.conftest import COLUMNS, Scene, case_list, diff, table_rows
+from tests.support.forms import build_path, clear_flashes, is_refusal, login_as, post_rule, session_row
 
 pytestmark = pytest.mark.fuzz
 
@@ -154,6 +150,8 @@ LOGIN_REFUSAL_ACTIONS = ("login.failure", "login.locked", "login.inactive")
 
 
 def _login_refusal(table: str, removed: list[tuple[Any, ...]], added: list[tuple[Any, ...]]):
+    if table == "login_attempts":  # failures per unknown name and per address, counted on purpose
+        return [], []
     if table == "users":
         cols = COLUMNS["users"]
         keep = [i for i, c in enumerate(cols) if c not in ("failed_login_count", "locked_until_dt")]
@@ -378,59 +376,6 @@ ROUTES: dict[str, Route] = {
 # --- plumbing ---------------------------------------------------------------------------------
 
 
-def post_rule(app: Flask, endpoint: str) -> str:
-    rules = [r for r in app.url_map.iter_rules(endpoint) if "POST" in (r.methods or ())]
-    assert len(rules) == 1, endpoint
-    return rules[0].rule
-
-
-def build_path(rule: str, params: dict[str, str]) -> str:
-    return re.sub(r"<(?:[a-z]+:)?(\w+)>", lambda m: quote(params[m.group(1)], safe=""), rule)
-
-
-def session_row(app: Flask, client: FlaskClient) -> UserSession | None:
-    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
-    if cookie is None:
-        return None
-    with get_database(app).session_scope() as db:
-        return db.scalar(select(UserSession).where(UserSession.token_hash == auth.token_hash(cookie.value)))
-
-
-def _repair(app: Flask, username: str) -> None:
-    """Let ``username`` log in again (an earlier example may have changed their password,
-    locked or deactivated them: that is the form working, not a failure)."""
-    with get_database(app).session_scope() as db:
-        user = user_svc.get_user_by_username(db, username)
-        user.password_hash = auth.hash_password(PASSWORD)
-        user.failed_login_count = 0
-        user.locked_until_dt = None
-        user.is_active = True
-
-
-def login_as(app: Flask, client: FlaskClient, username: str, scene: Scene) -> str:
-    """Make ``client`` logged in as ``username``; the session's CSRF token."""
-    row = session_row(app, client)
-    if row is not None and row.user_id == scene.users[username]:
-        return row.csrf_token
-    client.delete_cookie(app.config["SESSION_COOKIE_NAME"])  # forget whoever was logged in
-    for _attempt in range(2):
-        token = csrf_from(client.get("/logga-in").get_data(as_text=True))
-        resp = client.post("/logga-in", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        if resp.status_code == 302 and resp.headers["Location"].endswith("/logga-in/kod"):
-            with get_database(app).session_scope() as db:  # an earlier login used this time step's code
-                user_svc.get_user_by_username(db, username).totp_last_timestep = None
-            code = pyotp.TOTP(scene.totp_secrets[username]).now()
-            resp = client.post("/logga-in/kod", data={"totp_code": code, "csrf_token": session_row(app, client).csrf_token})
-        if resp.status_code == 302 and not resp.headers["Location"].endswith("/logga-in?avbruten=1"):
-            break
-        _repair(app, username)
-    else:
-        raise AssertionError(f"cannot log in as {username}")
-    row = session_row(app, client)
-    assert row is not None and row.user_id == scene.users[username]
-    return row.csrf_token
-
-
 def draw_body(data: st.DataObject, route: Route, scene: Scene) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for name, strategy in route.fields(scene).items():
@@ -441,21 +386,6 @@ def draw_body(data: st.DataObject, route: Route, scene: Scene) -> dict[str, Any]
     for k, v in extra.items():
         body.setdefault(k, v)
     return body
-
-
-def is_refusal(app: Flask, status: int, html: str) -> bool:
-    if status >= 400:
-        return True
-    if status == 200:
-        return 'id="felmeddelande"' in html
-    if 300 <= status < 400:
-        return error_flash_queued(app)
-    return False
-
-
-def _clear_flashes(app: Flask) -> None:
-    with get_database(app).session_scope() as db:
-        db.execute(UserSession.__table__.update().values(flashes=None))
 
 
 # --- the tests --------------------------------------------------------------------------------
@@ -507,7 +437,7 @@ def test_form_never_fails_and_refusals_change_nothing(app: Flask, client: FlaskC
             body["fil"] = (io.BytesIO(payload), filename)
         kwargs["content_type"] = "multipart/form-data"
 
-    _clear_flashes(app)
+    clear_flashes(app)
     before = table_rows(app)
     response = client.post(path, **kwargs)
     html = response.get_data(as_text=True)
