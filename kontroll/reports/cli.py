@@ -58,3 +58,31 @@ def report_year(unit_code: str | None, all_units: bool, year: int, fmt: str, out
         _fail(f"Mappen {output.parent} finns inte.")
     output.write_bytes(body)
     click.echo(f"Sammanfattningen för {summary.title} {year} är sparad i {output} ({len(body)} byte).")
+
+
+@report_cli.command("sign")
+@click.option("--unit", "unit_code", required=True, help="Enhetens kod, t.ex. IFO-FS.")
+@click.option("--year", "year", type=int, required=True, help="År, ÅÅÅÅ.")
+@click.option("--user", "username", required=True, help="Sektionschefen som signerar.")
+@click.option("--text", "text", help="Bedömningen.")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="En textfil (UTF-8) med bedömningen, i stället för --text.")
+def report_sign(unit_code: str, year: int, username: str, text: str | None, file: Path | None) -> None:
+    """Signera enhetens bedömning för året (samma regler som på sidan: inga personnummer,
+    ärendenummer eller namn, eftersom nämnden läser den)."""
+    from kontroll.cli import _unit, cli_actor, cli_session
+    from kontroll.core.errors import ValidationError
+    from kontroll.core.permissions import PermissionDenied
+    from kontroll.reports.services import sign_assessment
+
+    if bool(text) == bool(file):
+        _fail("Ange bedömningen med antingen --text eller --file.")
+    body = text if text else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    with cli_session() as session:
+        actor = cli_actor(session, username)
+        unit = _unit(session, unit_code)
+        try:
+            row = sign_assessment(session, actor, unit, year, body)
+        except PermissionDenied as err:
+            raise ValidationError(err.message) from err
+        click.echo(f"Bedömningen för {unit.code} {year} är signerad (id {row.id}).")

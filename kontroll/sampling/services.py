@@ -507,7 +507,7 @@ def assign_reviewer(
             )
         if len(reason) > MAX_REASON:
             raise ValidationError(f"Motiveringen får vara högst {MAX_REASON} tecken.", "override_reason")
-        check_text(reason, "Motiveringen till undantaget", "override_reason")
+        # the nämnd reads it: no personnummer, case reference or name (design.md invariant 9)
         check_committee_text(session, reason, [unit.id], "Motiveringen till undantaget", "override_reason")
         override_rule = "hemmablindhet"
     now = utcnow()
