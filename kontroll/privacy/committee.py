@@ -20,12 +20,13 @@ The refusal names what kind of identifier was found, never the identifier itself
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kontroll.core.errors import ValidationError
@@ -85,18 +86,22 @@ def _tokens(text: str) -> set[str]:
 
 
 class _HandlaggareCache:
-    """Names and signatures in a unit's case lists, per unit and newest snapshot id: the
-    lists never change, so a unit's set only grows when a list is imported."""
+    """Names and signatures in a unit's case lists. Imported lists never change, so the set
+    is kept per unit and the exact set of its lists (ids and SHA-256s, read cheaply from the
+    small snapshot table) in the database at hand, and read again only when a list is added."""
 
     def __init__(self, size: int = 64) -> None:
-        self._data: OrderedDict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = OrderedDict()
+        self._data: OrderedDict[tuple[str, int, str], tuple[frozenset[str], frozenset[str]]] = OrderedDict()
         self._size = size
 
     def get(self, session: Session, unit_id: int) -> tuple[frozenset[str], frozenset[str]]:
         from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 
-        newest = session.scalar(select(func.max(CaseListSnapshot.id)).where(CaseListSnapshot.unit_id == unit_id)) or 0
-        key = (unit_id, newest)
+        lists = session.execute(select(CaseListSnapshot.id, CaseListSnapshot.sha256)
+                                .where(CaseListSnapshot.unit_id == unit_id).order_by(CaseListSnapshot.id)).all()
+        newest = lists[-1][0] if lists else 0
+        fingerprint = hashlib.sha256(repr(lists).encode()).hexdigest()
+        key = (str(session.get_bind().url), unit_id, fingerprint)
         hit = self._data.get(key)
         if hit is not None:
             self._data.move_to_end(key)

@@ -9,7 +9,7 @@ from kontroll.core.models import AuditEntry, Role, RoleAssignment, Unit, User
 
 def test_user_create_add_role_and_deactivate(runner, db, world):
     result = runner.invoke(args=["user", "create", "--username", "ny.chef", "--name", "Ny Chef",
-                                 "--password", "langt-losenord", "--signature", "NYCH"])
+                                 "--password", "langt-och-krangligt-losenord", "--signature", "NYCH"])
     assert result.exit_code == 0, result.output
     assert "är skapad" in result.output
     result = runner.invoke(args=["user", "add-role", "ny.chef", "sektionschef", "--unit", "INT"])
