@@ -288,6 +288,7 @@ def setup_load_data(env: dict[str, str], n_users: int) -> Plan:
     from kontroll.core.models import Role
     from kontroll.db import get_database, utcnow
     from kontroll.demo import demo_case_list_csv
+    from kontroll.core.periods import Period
     from kontroll.sampling import services as sampling
 
     n_reviewers, n_drawers, n_readers = plan_counts(n_users)
@@ -310,12 +311,12 @@ def setup_load_data(env: dict[str, str], n_users: int) -> Plan:
             ifo = user_svc.get_unit_by_code(session, "IFO-FS")
             assert chef is not None and ifo is not None, "the demo is not loaded"
             now = utcnow()
-            period = sampling.period_of(now)
+            period = str(Period.of(now))
 
             # reviewers, each with a drawn case of their own two months back
             reviewers = [new_user(f"last.granskare{i + 1:02d}", f"Granskare {i + 1}",
                                   [(Role.FORSTE_SOCIALSEKRETERARE, ifo)]) for i in range(n_reviewers)]
-            old_period = sampling.previous_periods(period, 2)[1]
+            old_period = str(Period.parse(period).previous(2))
             size = ifo.sample_size
             ifo.sample_size = n_reviewers
             draw = sampling.run_draw(session, chef, ifo, old_period, now=now - dt.timedelta(days=50))
@@ -323,7 +324,7 @@ def setup_load_data(env: dict[str, str], n_users: int) -> Plan:
             session.flush()
             ifo_snapshot = session.scalar(select(CaseListSnapshot.id).where(CaseListSnapshot.unit_id == ifo.id)
                                           .order_by(CaseListSnapshot.id.desc()).limit(1))
-            demo_draw = sampling.valid_draw(session, ifo, sampling.previous_periods(period, 1)[0])
+            demo_draw = sampling.valid_draw(session, ifo, str(Period.parse(period).previous()))
             ifo_pages = [
                 ("start", "/"), ("granskningar", "/granskningar"), ("enhet", "/enheter/IFO-FS"),
                 ("enhetens granskningar", "/enheter/IFO-FS/granskningar"),

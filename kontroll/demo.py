@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from kontroll.core import audit, auth
 from kontroll.core import users as svc
 from kontroll.core.models import Role, Unit, User
+from kontroll.core.periods import Period
 from kontroll.db import utcnow
 
 DEMO_PASSWORD = "kontroll-demo"
@@ -199,7 +200,7 @@ def load_demo_history(session: Session, units: dict[str, Unit], users: dict[str,
 
     now = utcnow()
     today = now.date()
-    period = sampling.previous_periods(sampling.period_of(now), 1)[0]
+    period = str(Period.of(now).previous())
     ifo = units["IFO-FS"]
     draw = sampling.run_draw(session, users["sektionschef"], ifo, period, now=now - dt.timedelta(days=25))
     reviewers = []

@@ -46,7 +46,7 @@ from kontroll.core.notifications import notify, send_pending_email
 from kontroll.core.workdays import first_working_day
 from kontroll.db import Database, utcnow
 from kontroll.sampling.models import Draw
-from kontroll.sampling.services import period_label
+from kontroll.core.periods import Period, late_after_months, period_label
 
 log = logging.getLogger(__name__)
 
@@ -384,11 +384,9 @@ def late_reviews(session: Session, today: dt.date, *, config: Mapping[str, Any])
     the unit's sektionschefer are told."""
     from kontroll.core.models import Role
     from kontroll.reviews.services import month_overview
-    from kontroll.sampling.services import previous_periods
-
-    months = int(config.get("REVIEW_LATE_AFTER_MONTHS", 1))
+    months = late_after_months(config)
     created = late = 0
-    periods = previous_periods(by_month(today), months + 6)
+    periods = [str(p) for p in Period.of(today).before(months + 6)]
     for unit in session.scalars(select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)):
         chefs = _users_with_role(session, Role.SEKTIONSCHEF, unit)
         for period in periods:

@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 from apscheduler.events import EVENT_SCHEDULER_STARTED
@@ -34,6 +33,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from kontroll.core.timezone import local_zone
 from kontroll.db import get_database
 from kontroll.jobs import JOBS, JobOutcome, UnknownJob, last_runs, run_job
 
@@ -45,7 +45,7 @@ MISFIRE_GRACE_SECONDS = 6 * 60 * 60
 
 def local_today(config: Mapping[str, Any]) -> dt.date:
     """Today's date in the configured time zone (Europe/Stockholm)."""
-    return dt.datetime.now(ZoneInfo(config["TIMEZONE"])).date()
+    return dt.datetime.now(local_zone(config)).date()
 
 
 def run_scheduled(app: Flask, name: str) -> JobOutcome | None:
@@ -70,7 +70,7 @@ def build_scheduler(app: Flask) -> Any:
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    tz = ZoneInfo(app.config["TIMEZONE"])
+    tz = local_zone(app.config)
     scheduler = BlockingScheduler(
         timezone=tz,
         job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
@@ -176,7 +176,7 @@ def run_job_command(name: str, date_text: str | None) -> None:
 @scheduler_cli.command("list")
 def list_command() -> None:
     """Lista jobben, när de körs och när de senast kördes."""
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = local_zone(current_app.config)
     with get_database(current_app).session_scope() as session:
         latest = last_runs(session)
         for name, spec in JOBS.items():

@@ -91,9 +91,9 @@ class SnapshotCase(Base):
 
     @property
     def handlaggare_label(self) -> str:
-        if self.handlaggare_namn and self.handlaggare_signatur:
-            return f"{self.handlaggare_namn} ({self.handlaggare_signatur})"
-        return self.handlaggare_namn or self.handlaggare_signatur or "–"
+        from kontroll.cases.handlaggare import label
+
+        return label(self.handlaggare_namn, self.handlaggare_signatur, none="–")
 
 
 class CaseListSettings(Base):

@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import secrets
-import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import (
     CaseListApiToken,
     CaseListSettings,
@@ -77,28 +77,26 @@ class Linker:
             .where(RoleAssignment.unit_id == unit.id)
             .distinct()
         ).all()
-        by_signature = {sig.strip().casefold(): uid for uid, sig, _ in rows if sig}
+        by_signature = {handlaggare_rules.signature_key(sig): uid for uid, sig, _ in rows if sig}
         by_name: dict[str, int | None] = {}
         for uid, _, name in rows:
-            key = _name_key(name)
+            key = handlaggare_rules.name_key(name)
             # two users with the same name: no link by name (ambiguous)
             by_name[key] = None if key in by_name and by_name[key] != uid else uid
         return cls(by_signature, by_name)
 
     def link(self, row: CaseRow) -> tuple[int | None, str | None]:
         if row.handlaggare_signatur:
-            uid = self.by_signature.get(row.handlaggare_signatur.strip().casefold())
+            uid = self.by_signature.get(handlaggare_rules.signature_key(row.handlaggare_signatur))
             if uid is not None:
                 return uid, "signatur"
         if row.handlaggare_namn:
-            uid = self.by_name.get(_name_key(row.handlaggare_namn))
+            uid = self.by_name.get(handlaggare_rules.name_key(row.handlaggare_namn))
             if uid is not None:
                 return uid, "namn"
         return None, None
 
 
-def _name_key(name: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
 # --- preview ------------------------------------------------------------------------------
@@ -153,10 +151,6 @@ def check_filename(name: str | None) -> None:
                             "och försök igen. Ingenting har sparats.")
 
 
-def _handlaggare_label(row: CaseRow | SnapshotCase) -> str:
-    if row.handlaggare_namn and row.handlaggare_signatur:
-        return f"{row.handlaggare_namn} ({row.handlaggare_signatur})"
-    return row.handlaggare_namn or row.handlaggare_signatur or "(ingen handläggare)"
 
 
 def latest_snapshot(session: Session, unit: Unit) -> CaseListSnapshot | None:
@@ -188,20 +182,16 @@ def diff_against(session: Session, previous: CaseListSnapshot | None, rows: list
             diff.added.append(row.case_ref)
             continue
         old_namn, old_sig = before
-        if _who(old_namn, old_sig) != _who(row.handlaggare_namn, row.handlaggare_signatur):
+        if handlaggare_rules.identity(old_namn, old_sig) != handlaggare_rules.identity(row.handlaggare_namn,
+                                                                          row.handlaggare_signatur):
             old_label = f"{old_namn} ({old_sig})" if old_namn and old_sig else (old_namn or old_sig or "–")
-            diff.moved.append((row.case_ref, old_label, _handlaggare_label(row)))
+            diff.moved.append((row.case_ref, old_label, handlaggare_rules.label(row.handlaggare_namn, row.handlaggare_signatur)))
     diff.removed = sorted(ref for ref in old if ref not in new_refs)
     diff.added.sort()
     diff.moved.sort()
     return diff
 
 
-def _who(namn: str | None, sig: str | None) -> str:
-    """Identity of a handläggare for the diff: the signature when there is one."""
-    if sig:
-        return "s:" + sig.strip().casefold()
-    return "n:" + _name_key(namn or "")
 
 
 def saved_mapping(session: Session, unit: Unit) -> dict[str, str]:
@@ -231,11 +221,11 @@ def prepare_import(
     methods: dict[str, str | None] = {}
     per_team: Counter[str] = Counter()
     for row in parsed.rows:
-        label = _handlaggare_label(row)
+        label = handlaggare_rules.label(row.handlaggare_namn, row.handlaggare_signatur)
         per_handlaggare[label] += 1
         if label not in methods:
             methods[label] = linker.link(row)[1]
-        per_team[row.team or "(ingen grupp)"] += 1
+        per_team[handlaggare_rules.team_label(row.team)] += 1
     return ImportPreview(
         unit=unit,
         parsed=parsed,

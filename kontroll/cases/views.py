@@ -10,6 +10,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kontroll.cases import services as svc
+from kontroll.cases.handlaggare import NO_TEAM, team_label
+from kontroll.cases.handlaggare import label as handlaggare_label
 from kontroll.cases.models import CaseListApiToken, CaseListSnapshot, SnapshotCase
 from kontroll.cases.parsing import FIELD_LABELS, FIELDS, CaseListError, ImportLimits
 from kontroll.core import audit, hooks
@@ -137,7 +139,7 @@ def snapshot(code: str, snapshot_id: int) -> str:
     query = select(SnapshotCase).where(SnapshotCase.snapshot_id == snap.id)
     if handlaggare:
         query = query.where(or_(SnapshotCase.handlaggare_signatur == handlaggare, SnapshotCase.handlaggare_namn == handlaggare))
-    if team == "(ingen grupp)":
+    if team == NO_TEAM:
         query = query.where(SnapshotCase.team.is_(None))
     elif team:
         query = query.where(SnapshotCase.team == team)
@@ -157,7 +159,7 @@ def snapshot(code: str, snapshot_id: int) -> str:
 
 def _filter_options(db: Session, snap: CaseListSnapshot) -> dict[str, list[tuple[str, str, int]]]:
     handlaggare = [
-        (sig or namn or "", (f"{namn} ({sig})" if namn and sig else (namn or sig or "")), n)
+        (sig or namn or "", handlaggare_label(namn, sig, none=""), n)
         for namn, sig, n in db.execute(
             select(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur, func.count())
             .where(SnapshotCase.snapshot_id == snap.id)
@@ -165,7 +167,7 @@ def _filter_options(db: Session, snap: CaseListSnapshot) -> dict[str, list[tuple
         )
     ]
     teams = [
-        (t or "(ingen grupp)", t or "(ingen grupp)", n)
+        (team_label(t), team_label(t), n)
         for t, n in db.execute(
             select(SnapshotCase.team, func.count()).where(SnapshotCase.snapshot_id == snap.id).group_by(SnapshotCase.team)
         )

@@ -5,9 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -17,6 +26,7 @@ from kontroll.core.audit import ACTION_LABELS
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import AuditEntry, Role, RoleAssignment, Team, Unit, User
 from kontroll.core.permissions import Perm, all_roles, units_where
+from kontroll.core.timezone import local_zone
 from kontroll.core.web import (
     CSP,
     _local_next,
@@ -443,7 +453,7 @@ def audit_log() -> str:
     obj = request.args.get("objekt", "").strip()
     date_from = _parse_date(request.args.get("fran"))
     date_to = _parse_date(request.args.get("till"))
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = local_zone()
     units = list(db.scalars(select(Unit).order_by(Unit.name)))
     if action:
         query = query.where(AuditEntry.action == action)

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
 from sqlalchemy import update
@@ -22,7 +21,9 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from kontroll.core import auth
+from kontroll.core import auth, swedish
+from kontroll.core.periods import period_label
+from kontroll.core.timezone import local_date, local_datetime_text, local_today  # noqa: F401 - views import local_today here
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ROLE_LABELS, Unit, User, UserSession
 from kontroll.core.permissions import Perm, PermissionDenied, can, can_anywhere, require, role_summary
@@ -87,11 +88,6 @@ def unit_or_404(code: str) -> Unit:
     if unit is None:
         raise NotFound()
     return unit
-
-
-def local_today() -> dt.date:
-    """Today's date where the users are (TIMEZONE, Europe/Stockholm by default)."""
-    return utcnow().astimezone(_local_tz()).date()
 
 
 def year_arg(today: dt.date) -> int:
@@ -514,30 +510,16 @@ def _discard_db_session() -> None:
 # --- template helpers --------------------------------------------------------------------
 
 
-def _local_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
 def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return ""
-    return value.astimezone(_local_tz()).strftime(fmt)
+    return local_datetime_text(value, fmt)
 
 
 def format_date(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        value = value.astimezone(_local_tz()).date()
+        value = local_date(value)
     return value.isoformat()
-
-
-def format_number(value: int | float | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", "\u00a0")
-    return f"{value:,.1f}".replace(",", "\u00a0").replace(".", ",")
 
 
 def url_with(**changes: Any) -> str:
@@ -583,5 +565,6 @@ def init_app(app: Flask) -> None:
         user_roles=role_summary,
     )
     app.jinja_env.filters.update(
-        datetime=format_datetime, date=format_date, number=format_number
+        datetime=format_datetime, date=format_date, number=swedish.number, percent=swedish.percent,
+        period=period_label,
     )

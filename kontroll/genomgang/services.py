@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
+from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.services import Diff, diff_against, latest_snapshot
 from kontroll.checklists.templates import Template
@@ -31,6 +32,7 @@ from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.permissions import Job, Perm, PermissionDenied, can, job_holders_clause
+from kontroll.core.periods import Period
 from kontroll.db import utcnow
 from kontroll.genomgang.models import (
     Genomgang,
@@ -237,7 +239,7 @@ def start(session: Session, actor: User, g: Genomgang, participants: list[User],
 
 
 def handlaggare_key_expr() -> Any:
-    return func.coalesce(SnapshotCase.handlaggare_signatur, SnapshotCase.handlaggare_namn, "")
+    return handlaggare_rules.key_expr(SnapshotCase)
 
 
 @dataclass
@@ -291,13 +293,7 @@ def work_list(session: Session, g: Genomgang, *, handlaggare: str | None = None,
                 SnapshotCase.handlaggare_signatur, SnapshotCase.team, GenomgangResult.result)
         .where(*where).order_by(SnapshotCase.case_ref).limit(page_size).offset((page - 1) * page_size)
     ).all()
-    return [WorkRow(r[0], r[1], _label(r[2], r[3]), r[4], r[5]) for r in rows]
-
-
-def _label(namn: str | None, sig: str | None) -> str:
-    if namn and sig:
-        return f"{namn} ({sig})"
-    return namn or sig or "(ingen handläggare)"
+    return [WorkRow(r[0], r[1], handlaggare_rules.label(r[2], r[3]), r[4], r[5]) for r in rows]
 
 
 def progress(session: Session, g: Genomgang) -> Progress:
@@ -308,7 +304,7 @@ def progress(session: Session, g: Genomgang) -> Progress:
                 func.sum(case((GenomgangResult.result == ResultValue.BRIST.value, 1), else_=0)))
         .where(SnapshotCase.snapshot_id == g.snapshot_id).group_by(key).order_by(key)
     ).all()
-    per = [(r[0], _label(r[1], r[2]), int(r[3]), int(r[4]), int(r[5] or 0)) for r in rows]
+    per = [(r[0], handlaggare_rules.label(r[1], r[2]), int(r[3]), int(r[4]), int(r[5] or 0)) for r in rows]
     return Progress(sum(p[2] for p in per), sum(p[3] for p in per), sum(p[4] for p in per), per)
 
 
@@ -506,11 +502,11 @@ class MonthRow:
     reviews_total: int
 
 
-def stickprov_months(session: Session, unit: Unit, year: int, today: dt.date) -> list[MonthRow]:
+def stickprov_months(session: Session, unit: Unit, year: int, today: dt.date, late_months: int) -> list[MonthRow]:
     out = []
-    for month in range(1, 13):
-        period = f"{year:04d}-{month:02d}"
-        ov = reviews.month_overview(session, unit, period, today)
+    for month in Period.months_of(year):
+        period = str(month)
+        ov = reviews.month_overview(session, unit, period, today, late_months)
         out.append(MonthRow(period, ov.draw is not None, sum(1 for r in ov.rows if r.state == "klar"), len(ov.rows)))
     return out
 

@@ -27,7 +27,7 @@ from kontroll.db import get_session
 from kontroll.genomgang import services as svc
 from kontroll.genomgang.models import Genomgang
 from kontroll.reviews.services import checklists_directory, template_of
-from kontroll.sampling.services import period_label
+from kontroll.core.periods import late_after_months, period_label
 
 bp = Blueprint("genomgang", __name__)
 
@@ -59,7 +59,7 @@ def _render_year(unit: Unit, year: int, error: ValidationError | None = None, st
     html = render_template(
         "genomgang/year.html", unit=unit, year=year, rows=rows, a=svc.assess_unit_year(db, unit, year),
         counts=svc.progress_counts(db, [g.id for g in rows if g.is_started]), labels=svc.STATE_LABELS,
-        months=svc.stickprov_months(db, unit, year, today), label=period_label, today=today,
+        months=svc.stickprov_months(db, unit, year, today, late_after_months(current_app.config)), label=period_label, today=today,
         can_plan=can(acting_user(), Perm.PLAN_GENOMGANGAR, unit), error=error,
         form=request.form if error else {},
     )
@@ -296,7 +296,7 @@ def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, A
     rows = svc.genomgangar_in_year(db, unit, today.year)
     return "genomgang/_unit_section.html", {
         "year": today.year, "rows": rows, "a": svc.assess_unit_year(db, unit, today.year),
-        "months": svc.stickprov_months(db, unit, today.year, today), "labels": svc.STATE_LABELS,
+        "months": svc.stickprov_months(db, unit, today.year, today, late_after_months(current_app.config)), "labels": svc.STATE_LABELS,
         "label": period_label, "counts": svc.progress_counts(db, [g.id for g in rows if g.is_started]),
     }
 

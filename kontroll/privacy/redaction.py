@@ -26,6 +26,7 @@ from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import User
 from kontroll.core.permissions import Perm, PermissionDenied, can
+from kontroll.core.timezone import local_datetime_text
 from kontroll.db import Base, utcnow
 from kontroll.privacy.guard import column_mode, value_has_personnummer
 from kontroll.privacy.models import Redaction
@@ -213,11 +214,9 @@ def _before_snapshot_redaction(session: Session, record: Redaction, snapshot_id:
     record.draws_verified_before = json.dumps(verified)
 
 
-def describe(record: Redaction, tz: str = "Europe/Stockholm") -> str:
+def describe(record: Redaction) -> str:
     """One Swedish sentence for pages: what was redacted, when and by whom (never the value)."""
-    from zoneinfo import ZoneInfo
-
-    when = record.redacted_dt.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    when = local_datetime_text(record.redacted_dt)
     who = record.redacted_by.full_name if record.redacted_by else "okänd"
     return (f"{when} maskerade {who} ett personnummer i {record.table_name}.{record.column_name} "
             f"(rad {record.row_id}); värdet ersattes med {record.marker}.")
@@ -226,7 +225,4 @@ def describe(record: Redaction, tz: str = "Europe/Stockholm") -> str:
 
 def redaction_sentences(session: Session, snapshot_id: int) -> list[str]:
     """What pages say about a snapshot's redactions (empty: none)."""
-    from flask import current_app, has_app_context
-
-    tz = current_app.config["TIMEZONE"] if has_app_context() else "Europe/Stockholm"
-    return [describe(r, tz) for r in snapshot_redactions(session, snapshot_id)]
+    return [describe(r) for r in snapshot_redactions(session, snapshot_id)]

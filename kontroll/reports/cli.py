@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app
@@ -12,7 +11,9 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from kontroll.core.models import Unit
-from kontroll.db import get_database, utcnow
+from kontroll.core.periods import late_after_months
+from kontroll.core.timezone import local_today
+from kontroll.db import get_database
 from kontroll.reports import export
 from kontroll.reports.summary import build_summary
 
@@ -36,8 +37,7 @@ def report_year(unit_code: str | None, all_units: bool, year: int, fmt: str, out
         _fail("Ange antingen --unit <kod> eller --all.")
     if not 2000 <= year <= 2100:
         _fail("Året ska vara mellan 2000 och 2100.")
-    tz = str(current_app.config["TIMEZONE"])
-    today = utcnow().astimezone(ZoneInfo(tz)).date()
+    today = local_today()
     session = get_database(current_app).sessionmaker()
     try:
         if all_units:
@@ -49,8 +49,9 @@ def report_year(unit_code: str | None, all_units: bool, year: int, fmt: str, out
             if unit is None:
                 _fail(f"Enheten ”{unit_code}” finns inte.")
             units = [unit]  # type: ignore[list-item]
-        summary = build_summary(session, units, year, today, tz, forvaltning=all_units)
-        body = export.to_pdf(summary, tz) if fmt == "pdf" else export.to_csv(summary, tz)
+        summary = build_summary(session, units, year, today, forvaltning=all_units,
+                                late_months=late_after_months(current_app.config))
+        body = export.to_pdf(summary) if fmt == "pdf" else export.to_csv(summary)
     finally:
         session.rollback()
         session.close()

@@ -7,12 +7,13 @@ Both are built from :func:`sections`, so they say the same thing as the page.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from kontroll.reports.summary import STATUS_LABELS, STATUS_RULES, Summary, percent
+from kontroll.core.swedish import percent
+from kontroll.core.timezone import local_datetime_text
+from kontroll.reports.summary import STATUS_LABELS, Summary
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "static" / "fonts"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -30,15 +31,7 @@ def status_text(status: str) -> str:
     return STATUS_LABELS[status]
 
 
-def _fmt_dt(moment: dt.datetime | None, tz: str) -> str:
-    if moment is None:
-        return "–"
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-
-
-def sections(s: Summary, tz: str = "Europe/Stockholm") -> list[Section]:
+def sections(s: Summary) -> list[Section]:
     out = [Section("Översikt", ["Enhet", "Samlad status", "Stickprov", "Genomgångar"],
                    [[f"{u.unit_name} ({u.unit_code})", status_text(u.status), status_text(u.stickprov.status),
                      status_text(u.genomgangar.status)] for u in s.units])]
@@ -88,9 +81,9 @@ def sections(s: Summary, tz: str = "Europe/Stockholm") -> list[Section]:
     out.append(Section(
         "Fingeravtryck från händelseloggen", ["Mått", "Värde"],
         [["Senaste post (nummer)", str(s.fingerprint.entry_id) if s.fingerprint.entry_id else "–"],
-         ["Senaste post (tid)", _fmt_dt(s.fingerprint.occurred, tz)]],
+         ["Senaste post (tid)", (local_datetime_text(s.fingerprint.occurred) or "–")]],
         "Hashkedjan för händelseloggen finns inte ännu; då visas kedjans huvudhash här i stället."))
-    out.append(Section("Regler för statusfärgerna", ["Regel", "Innebörd"], [[a, b] for a, b in STATUS_RULES]))
+    out.append(Section("Regler för statusfärgerna", ["Regel", "Innebörd"], [[a, b] for a, b in s.rules]))
     return out
 
 
@@ -104,12 +97,12 @@ def safe_cell(value: object) -> str:
     return text
 
 
-def to_csv(s: Summary, tz: str = "Europe/Stockholm") -> bytes:
+def to_csv(s: Summary) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     writer.writerow([safe_cell(x) for x in ["Nämndens årssammanfattning", s.title, str(s.year),
                                             f"Skapad {s.today.isoformat()}"]])
-    for sec in sections(s, tz):
+    for sec in sections(s):
         writer.writerow([])
         writer.writerow([safe_cell(sec.title)])
         if sec.note:
@@ -123,7 +116,7 @@ def to_csv(s: Summary, tz: str = "Europe/Stockholm") -> bytes:
 # --- PDF -------------------------------------------------------------------------------------
 
 
-def to_pdf(s: Summary, tz: str = "Europe/Stockholm") -> bytes:
+def to_pdf(s: Summary) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -157,7 +150,7 @@ def to_pdf(s: Summary, tz: str = "Europe/Stockholm") -> bytes:
                          "Sammanfattningen innehåller bara sammanställda siffror – inga ärendenummer och inga namn.",
                    new_x="LMARGIN", new_y="NEXT")
     heading = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
-    for sec in sections(s, tz):
+    for sec in sections(s):
         pdf.ln(3)
         pdf.set_font("DejaVu", "B", 12)
         pdf.multi_cell(0, 6, sec.title, new_x="LMARGIN", new_y="NEXT")

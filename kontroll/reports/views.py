@@ -12,6 +12,7 @@ from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit
 from kontroll.core.permissions import Perm, PermissionDenied, can, units_where
 from kontroll.core.web import acting_user, flash, local_today, login_required, require_perm, unit_or_404, year_arg
+from kontroll.core.periods import late_after_months
 from kontroll.db import get_session
 from kontroll.reports import export, services
 from kontroll.reports import summary as summ
@@ -20,10 +21,6 @@ from kontroll.reports.chart import comparison_svg
 bp = Blueprint("reports", __name__)
 
 HISTORY_YEARS = 6
-
-
-def _tz() -> str:
-    return str(current_app.config["TIMEZONE"])
 
 
 
@@ -62,7 +59,8 @@ def _build(units: list[Unit], year: int, forvaltning: bool) -> summ.Summary:
         active = get_session().scalar(select(func.count()).select_from(Unit).where(Unit.is_active.is_(True))) or 0
         if len(units) < active:
             title = "Enheterna du har behörighet till"
-    return summ.build_summary(get_session(), units, year, local_today(), _tz(), forvaltning=forvaltning, title=title)
+    return summ.build_summary(get_session(), units, year, local_today(), forvaltning=forvaltning, title=title,
+                              late_months=late_after_months(current_app.config))
 
 
 def _render(units: list[Unit], year: int, unit: Unit | None, error: ValidationError | None = None,
@@ -75,7 +73,7 @@ def _render(units: list[Unit], year: int, unit: Unit | None, error: ValidationEr
         "reports/summary.html", s=s, unit=unit, year=year, points=points,
         planner=summ.planner(tolerable), planner_error=planner_error,
         tolerable_text=request.args.get("tolerabel", "5"),
-        rules=summ.STATUS_RULES, labels=summ.STATUS_LABELS, tags=summ.STATUS_TAGS, percent=summ.percent,
+        rules=s.rules, labels=summ.STATUS_LABELS, tags=summ.STATUS_TAGS,
         years=sorted(set(summ.years_present(db, units)) | {local_today().year}, reverse=True),
         can_sign=unit is not None and can(acting_user(), Perm.SIGN_ASSESSMENT, unit),
         all_units=unit is None and len(units) > 0,
@@ -138,9 +136,9 @@ def unit_chart(code: str) -> Response:
 def _export(units: list[Unit], year: int, forvaltning: bool, fmt: str, slug: str) -> Response:
     s = _build(units, year, forvaltning)
     if fmt == "csv":
-        body, mime = export.to_csv(s, _tz()), "text/csv; charset=utf-8"  # one charset: set as content_type
+        body, mime = export.to_csv(s), "text/csv; charset=utf-8"  # one charset: set as content_type
     elif fmt == "pdf":
-        body, mime = export.to_pdf(s, _tz()), "application/pdf"
+        body, mime = export.to_pdf(s), "application/pdf"
     else:
         abort(404)
     resp = Response(body, content_type=mime)

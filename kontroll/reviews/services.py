@@ -13,7 +13,6 @@ Services take the acting user, check before they change anything, audit and flus
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import JOB_ROLE_TEXT, Job, Perm, PermissionDenied, can, may_hold
+from kontroll.core.periods import Period
 from kontroll.db import utcnow
 from kontroll.privacy.guard import check_text, refusal_message
 from kontroll.privacy.personnummer import contains_personnummer
@@ -528,15 +528,6 @@ def areas_in_unit(session: Session, unit: Unit) -> list[tuple[str, str]]:
 # --- the month's overview -----------------------------------------------------------------
 
 
-def late_after(period: str, months: int) -> dt.date:
-    """The last day by which a review of ``period`` must be signed."""
-    year, month = (int(x) for x in period.split("-"))
-    month += months
-    year += (month - 1) // 12
-    month = (month - 1) % 12 + 1
-    return dt.date(year, month, calendar.monthrange(year, month)[1])
-
-
 @dataclass
 class OverviewRow:
     drawn_case: DrawnCase
@@ -553,8 +544,11 @@ class Overview:
     rows: list[OverviewRow] = field(default_factory=list)
 
 
-def month_overview(session: Session, unit: Unit, period: str, today: dt.date, late_months: int = 1) -> Overview:
-    deadline = late_after(period, late_months)
+def month_overview(session: Session, unit: Unit, period: str, today: dt.date, late_months: int) -> Overview:
+    """The month's drawn cases with their reviewer and state; a case not signed by the
+    period's deadline (``late_months``: REVIEW_LATE_AFTER_MONTHS, read by the caller through
+    :func:`kontroll.core.periods.late_after_months`) is försenad."""
+    deadline = Period.parse(period).deadline(late_months)
     draw = session.scalar(
         select(Draw).where(Draw.unit_id == unit.id, Draw.period == period, Draw.voided_dt.is_(None))
         # one query per level instead of one per drawn case (the unit and year pages call this often)

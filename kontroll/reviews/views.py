@@ -39,7 +39,7 @@ from kontroll.db import get_session
 from kontroll.reviews import services as svc
 from kontroll.reviews.models import Atgard, Review
 from kontroll.sampling.models import DrawnCase
-from kontroll.sampling.services import parse_period, period_label, period_of
+from kontroll.core.periods import Period, late_after_months, period_label
 
 bp = Blueprint("reviews", __name__)
 
@@ -250,21 +250,18 @@ def overview(code: str) -> str:
     unit = unit_or_404(code)
     require_perm(Perm.VIEW_REVIEWS, unit)
     today = local_today()
-    period = request.args.get("period") or period_of(today)
     try:
-        period = parse_period(period)
+        shown = Period.parse(request.args.get("period") or Period.of(today))
     except ValidationError:
-        period = period_of(today)
-    months = int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1))
-    ov = svc.month_overview(get_session(), unit, period, today, months)
+        shown = Period.of(today)
+    period = str(shown)
+    ov = svc.month_overview(get_session(), unit, period, today, late_after_months(current_app.config))
     if ov.draw is not None:
         audit.record_view(get_session(), acting_user(), "review.overview_view", object_type="period",
                           object_id=period, unit=unit)
-    year, month = (int(x) for x in period.split("-"))
-    prev = f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-    nxt = f"{year + 1}-01" if month == 12 else f"{year}-{month + 1:02d}"
     return render_template("reviews/overview.html", unit=unit, ov=ov, period=period, label=period_label,
-                           labels=svc.STATE_LABELS, prev=prev, nxt=nxt if nxt <= period_of(today) else None)
+                           labels=svc.STATE_LABELS, prev=str(shown.previous()),
+                           nxt=str(shown.next()) if shown.next() <= Period.of(today) else None)
 
 
 @bp.get("/enheter/<code>/brister")
@@ -417,10 +414,10 @@ def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, A
     if not can(user, Perm.VIEW_REVIEWS, unit):
         return None
     today = local_today()
-    period = period_of(today)
-    ov = svc.month_overview(db, unit, period, today, int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1)))
-    previous = svc.month_overview(db, unit, _previous_period(period), today,
-                                  int(current_app.config.get("REVIEW_LATE_AFTER_MONTHS", 1)))
+    period = str(Period.of(today))
+    ov = svc.month_overview(db, unit, period, today, late_after_months(current_app.config))
+    previous = svc.month_overview(db, unit, str(Period.of(today).previous()), today,
+                                  late_after_months(current_app.config))
     return "reviews/_unit_section.html", {
         "period_label": period_label(period),
         "done": sum(1 for r in ov.rows if r.state == "klar"),
@@ -428,11 +425,6 @@ def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, A
         "late": sum(1 for r in ov.rows + previous.rows if r.state == "försenad"),
         "overdue": svc.overdue_atgarder(db, unit, today),
     }
-
-
-def _previous_period(period: str) -> str:
-    year, month = (int(x) for x in period.split("-"))
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
 
 
 hooks.unit_sections.append(_unit_section)

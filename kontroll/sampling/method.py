@@ -36,8 +36,10 @@ import numpy as np
 METHOD_NAME = "pcg64-minkey"
 METHOD_VERSION = 1
 
-#: Stratum label for cases without a team (team ``None`` or the empty string).
-NO_TEAM = "(ingen grupp)"
+#: Stratum label for cases without a team (team ``None`` or the empty string). It is part of
+#: method version 1 (it names a stratum in the recorded allocation); its one home is
+#: kontroll/cases/handlaggare.py.
+from kontroll.cases.handlaggare import NO_TEAM  # noqa: E402
 
 SEED_HEX_LENGTH = 32
 _SEED_RE = re.compile(r"[0-9a-f]{32}", re.ASCII)

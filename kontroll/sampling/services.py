@@ -21,12 +21,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.services import Diff, diff_against, latest_snapshot, stored_snapshot_digest
 from kontroll.core import audit, hooks, notifications
@@ -42,53 +42,16 @@ from kontroll.core.permissions import (
     may_draw,
     may_hold,
 )
+from kontroll.core.periods import Period, period_label
+from kontroll.core.timezone import local_date, local_datetime_text
 from kontroll.db import utcnow
 from kontroll.privacy.committee import check_committee_text
 from kontroll.privacy.guard import check_text
 from kontroll.sampling import method
 from kontroll.sampling.models import Assignment, Draw, DrawnCase
 
-TZ = ZoneInfo("Europe/Stockholm")
-MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september",
-          "oktober", "november", "december")
 MIN_REASON = 10
 MAX_REASON = 5000
-
-
-# --- periods ------------------------------------------------------------------------------
-
-
-def period_of(moment: dt.datetime | dt.date) -> str:
-    if isinstance(moment, dt.datetime):
-        moment = moment.astimezone(TZ).date()
-    return f"{moment.year:04d}-{moment.month:02d}"
-
-
-def parse_period(value: str) -> str:
-    try:
-        year, month = value.strip().split("-")
-        y, m = int(year), int(month)
-        if len(year) != 4 or not 1 <= m <= 12 or not 2000 <= y <= 2100:
-            raise ValueError
-    except ValueError:
-        raise ValidationError(f"Perioden ”{value}” ska skrivas ÅÅÅÅ-MM, t.ex. 2026-12.") from None
-    return f"{y:04d}-{m:02d}"
-
-
-def period_label(period: str) -> str:
-    year, month = period.split("-")
-    return f"{MONTHS[int(month) - 1]} {year}"
-
-
-def previous_periods(period: str, count: int) -> list[str]:
-    year, month = (int(x) for x in period.split("-"))
-    out = []
-    for _ in range(count):
-        month -= 1
-        if month == 0:
-            year, month = year - 1, 12
-        out.append(f"{year:04d}-{month:02d}")
-    return out
 
 
 # --- the draw page ------------------------------------------------------------------------
@@ -118,9 +81,9 @@ def draw_page_state(session: Session, unit: Unit, period: str, now: dt.datetime 
     if snapshot is None:
         state.warnings.append("Enheten har ingen importerad ärendelista. Importera månadens ärendelista först.")
         return state
-    if period_of(snapshot.imported_dt) < period:
+    if Period.of(snapshot.imported_dt) < Period.parse(period):
         state.warnings.append(
-            f"Den senaste ärendelistan importerades {snapshot.imported_dt.astimezone(TZ):%Y-%m-%d}, "
+            f"Den senaste ärendelistan importerades {local_date(snapshot.imported_dt).isoformat()}, "
             f"före {period_label(period)}. Importera en aktuell lista innan du drar."
         )
     age = (now - snapshot.imported_dt).days
@@ -128,7 +91,7 @@ def draw_page_state(session: Session, unit: Unit, period: str, now: dt.datetime 
         state.warnings.append(
             f"Ärendelistan är {age} dagar gammal (gränsen är {unit.snapshot_max_age_days} dagar)."
         )
-    last = valid_draw(session, unit, previous_periods(period, 1)[0])
+    last = valid_draw(session, unit, str(Period.parse(period).previous()))
     if last is not None and last.snapshot_id != snapshot.id:
         state.last_month_snapshot = last.snapshot
         rows = list(session.scalars(select(SnapshotCase).where(SnapshotCase.snapshot_id == snapshot.id)))
@@ -143,7 +106,7 @@ def excluded_refs(session: Session, unit: Unit, period: str, months: int) -> fro
     """Cases drawn in a valid draw of ``unit`` in the ``months`` months before ``period``."""
     if months <= 0:
         return frozenset()
-    periods = previous_periods(period, months)
+    periods = [str(p) for p in Period.parse(period).before(months)]
     rows = session.scalars(
         select(DrawnCase.case_ref)
         .join(Draw, Draw.id == DrawnCase.draw_id)
@@ -175,14 +138,14 @@ def run_draw(
         raise PermissionDenied(
             f"I {unit.code} dras stickprovet av {unit.drawer_role.label.lower()}. Du har inte den rollen där."
         )
-    period = parse_period(period)
+    period = str(Period.parse(period))
     _lock_unit(session, unit)
     existing = valid_draw(session, unit, period)
     reason = " ".join((redraw_reason or "").split())
     if existing is not None and redraw_reason is None:
         raise ValidationError(
             f"Stickprovet för {period_label(period)} är redan draget, av {existing.drawn_by.full_name} "
-            f"{existing.drawn_dt.astimezone(TZ):%Y-%m-%d %H:%M}. Ett nytt stickprov kräver en omdragning med motivering."
+            f"{local_datetime_text(existing.drawn_dt)}. Ett nytt stickprov kräver en omdragning med motivering."
         )
     if redraw_reason is not None:
         if existing is None:
@@ -425,15 +388,8 @@ def _team_lead_id(session: Session, unit: Unit, team_name: str | None) -> int | 
 
 
 def _is_handlaggare(user: User, case: SnapshotCase) -> bool:
-    if case.handlaggare_user_id is not None:
-        return case.handlaggare_user_id == user.id
-    # not linked: still refuse an obvious match on signature or exact name
-    if case.handlaggare_signatur and user.case_system_id:
-        if case.handlaggare_signatur.strip().casefold() == user.case_system_id.strip().casefold():
-            return True
-    if case.handlaggare_namn:
-        return " ".join(case.handlaggare_namn.split()).casefold() == " ".join(user.full_name.split()).casefold()
-    return False
+    return handlaggare_rules.is_handlaggare(user, user_id=case.handlaggare_user_id, namn=case.handlaggare_namn,
+                                      signatur=case.handlaggare_signatur)
 
 
 def check_reviewer(session: Session, drawn_case: DrawnCase, user: User) -> Candidate:

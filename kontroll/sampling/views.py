@@ -15,6 +15,7 @@ from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can, may_draw
 from kontroll.core.web import acting_user, flash, form_id, login_required, require_perm, unit_or_404
+from kontroll.core.periods import Period, period_label
 from kontroll.privacy.redaction import redaction_sentences
 from kontroll.db import get_session, utcnow
 from kontroll.sampling import services as svc
@@ -39,13 +40,13 @@ def draw_page(code: str) -> str:
     if not (can(acting_user(), Perm.VIEW_DRAWS, unit) or may_draw(acting_user(), unit)):
         require_perm(Perm.VIEW_DRAWS, unit)
     db = get_session()
-    period = svc.period_of(utcnow())
+    period = str(Period.of(utcnow()))
     state = svc.draw_page_state(db, unit, period)
     if state.diff is not None:  # the differences against last month's list name cases
         audit.record_view(db, acting_user(), "draw.page_view", object_type="unit", object_id=unit.id, unit=unit)
     return render_template(
-        "sampling/draw_page.html", unit=unit, s=state, period_label=svc.period_label(period),
-        may_draw=may_draw(acting_user(), unit), draws=svc.draws_for_unit(db, unit), label=svc.period_label,
+        "sampling/draw_page.html", unit=unit, s=state, period_label=period_label(period),
+        may_draw=may_draw(acting_user(), unit), draws=svc.draws_for_unit(db, unit), label=period_label,
     )
 
 
@@ -54,7 +55,7 @@ def draw_page(code: str) -> str:
 def draw_now(code: str) -> Response:
     unit = unit_or_404(code)
     db = get_session()
-    period = svc.period_of(utcnow())
+    period = str(Period.of(utcnow()))
     try:
         draw = svc.run_draw(db, acting_user(), unit, period)
     except ValidationError as err:
@@ -62,7 +63,7 @@ def draw_now(code: str) -> Response:
         flash(err.message, "error")
         return redirect(url_for("sampling.draw_page", code=unit.code))
     db.commit()
-    flash(f"Stickprovet för {svc.period_label(period)} är draget: {len(draw.cases)} ärenden.", "success")
+    flash(f"Stickprovet för {period_label(period)} är draget: {len(draw.cases)} ärenden.", "success")
     return redirect(url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id))
 
 
@@ -76,7 +77,7 @@ def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, s
     html = render_template(
         "sampling/draw_detail.html", unit=unit, draw=draw, can_assign=can_assign, options=options,
         may_draw=may_draw(me, unit), can_verify=can(me, Perm.VERIFY_DRAW, unit), error=error,
-        error_case=error_case, form=request.form if error else {}, label=svc.period_label,
+        error_case=error_case, form=request.form if error else {}, label=period_label,
         allocation=json.loads(draw.allocation) if draw.allocation else None,
         excluded=json.loads(draw.excluded_refs), replaced_by=replaced_by,
         replaces=db.get(Draw, draw.replaces_id) if draw.replaces_id else None,
@@ -148,7 +149,7 @@ def verify(code: str, draw_id: int) -> str:
     audit.record(db, acting_user(), "draw.verify", object_type="draw", object_id=draw.id, unit=unit,
                  details={"ok": result.ok})
     db.commit()
-    return render_template("sampling/verify.html", unit=unit, draw=draw, result=result, label=svc.period_label,
+    return render_template("sampling/verify.html", unit=unit, draw=draw, result=result, label=period_label,
                            excluded=json.loads(draw.excluded_refs), redactions=redaction_sentences(db, draw.snapshot_id))
 
 
@@ -170,7 +171,7 @@ def case_page(code: str) -> str | Response:
         abort(404)
     audit.record_view(db, acting_user(), "case.view", object_type="case", object_id=case_ref, unit=unit)
     return render_template("sampling/case.html", unit=unit, case_ref=case_ref, case=case, history=history,
-                           label=svc.period_label, labels=FIELD_LABELS)
+                           label=period_label, labels=FIELD_LABELS)
 
 
 @bp.get("/arenden/<path:case_ref>")
@@ -185,10 +186,10 @@ def case_page_by_path(code: str, case_ref: str) -> Response:
 def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
     if not (can(user, Perm.VIEW_DRAWS, unit) or may_draw(user, unit)):
         return None
-    period = svc.period_of(utcnow())
+    period = str(Period.of(utcnow()))
     return "sampling/_unit_section.html", {
         "current": svc.valid_draw(db, unit, period),
-        "period_label": svc.period_label(period),
+        "period_label": period_label(period),
         "may_draw": may_draw(user, unit),
     }
 

@@ -22,6 +22,7 @@ from kontroll.cases import services as cases
 from kontroll.core import notifications
 from kontroll.core import users as user_svc
 from kontroll.core.models import Role
+from kontroll.core.periods import Period
 from kontroll.db import Base, get_database, utcnow
 from kontroll.genomgang import services as genomgang
 from kontroll.reviews import services as reviews
@@ -138,7 +139,7 @@ def build_scene(app: Flask, checklists: Path) -> Scene:
     Needs the conftest's World."""
     s = Scene()
     database = get_database(app)
-    period = sampling.period_of(utcnow())
+    period = str(Period.of(utcnow()))
     today = dt.date.today()
     with database.session_scope() as db:
         get = lambda name: user_svc.get_user_by_username(db, name)  # noqa: E731

@@ -375,9 +375,9 @@ def test_overdue_atgarder_and_late_reviews_are_flagged(app, db, client, drawn, c
     assert "Utbildning i SSBTEK." not in client.get("/enheter/IFO-FS/atgarder?status=verifierad").get_data(as_text=True)
 
     unit = user_svc.get_unit_by_code(db, "IFO-FS")
-    ov = svc.month_overview(db, unit, "2026-12", dt.date(2026, 12, 20))
+    ov = svc.month_overview(db, unit, "2026-12", dt.date(2026, 12, 20), 1)
     assert sorted(r.state for r in ov.rows) == ["klar", "tilldelad"]
-    ov = svc.month_overview(db, unit, "2026-12", dt.date(2027, 2, 1))
+    ov = svc.month_overview(db, unit, "2026-12", dt.date(2027, 2, 1), 1)
     assert sorted(r.state for r in ov.rows) == ["försenad", "klar"]
     ov = svc.month_overview(db, unit, "2026-12", dt.date(2027, 2, 1), late_months=2)  # REVIEW_LATE_AFTER_MONTHS=2
     assert sorted(r.state for r in ov.rows) == ["klar", "tilldelad"] and ov.deadline == dt.date(2027, 2, 28)
