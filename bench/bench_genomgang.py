@@ -35,7 +35,7 @@ def measure(kind: str, rows: int) -> dict[str, float]:
     from kontroll.db import get_database
     from kontroll.genomgang import services as svc
     from kontroll.genomgang.models import Genomgang
-    from kontroll.reviews.services import checklists_directory
+    from kontroll.checklists.services import checklists_directory, genomgang_template
 
     with fresh_database(kind) as url:
         app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "bench", "PASSWORD_HASH_PROFILE": "fast"})
@@ -49,7 +49,7 @@ def measure(kind: str, rows: int) -> dict[str, float]:
                 people.append(user)
             cases.import_file(session, people[0], unit, case_list_csv(rows), "bench.csv", source="cli")
             g = svc.plan(session, people[0], unit, dt.date(2030, 3, 10))
-            svc.start(session, people[0], g, people, svc.genomgang_template(checklists_directory(app.config)))
+            svc.start(session, people[0], g, people, genomgang_template(checklists_directory(app.config)))
             gid = g.id
         with app.app_context(), database.session_scope() as session:
             g = session.get(Genomgang, gid)

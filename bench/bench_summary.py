@@ -42,9 +42,8 @@ def generate(session, units: int, years: int, last_year: int, checklists: Path) 
     from kontroll.core import users as user_svc
     from kontroll.core.models import Role
     from kontroll.genomgang.models import Genomgang, GenomgangResult
-    from kontroll.genomgang.services import genomgang_template
     from kontroll.reviews.models import Atgard, Brist, Review, ReviewAnswer, atgard_brister
-    from kontroll.reviews.services import freeze_version, stickprov_template
+    from kontroll.checklists.services import freeze_version, genomgang_template, stickprov_template
     from kontroll.sampling.models import Assignment, Draw, DrawnCase
 
     rng = random.Random(7)
@@ -153,7 +152,7 @@ def generate(session, units: int, years: int, last_year: int, checklists: Path) 
 def measure(kind: str, units: int, years: int) -> dict[str, float]:
     from kontroll import create_app
     from kontroll.db import get_database
-    from kontroll.reviews.services import checklists_directory
+    from kontroll.checklists.services import checklists_directory
 
     last_year = dt.date.today().year - 1
     with fresh_database(kind) as url:

@@ -254,7 +254,7 @@ def _command_groups() -> list[Callable[..., Any]]:
     from kontroll.cases.cli import caselist_cli
     from kontroll.privacy.cli import privacy_cli
     from kontroll.reports.cli import report_cli
-    from kontroll.reviews.cli import checklists_cli
+    from kontroll.checklists.cli import checklists_cli
     from kontroll.sampling.cli import draw_cli
     from kontroll.scheduler import scheduler_cli
 

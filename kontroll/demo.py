@@ -194,7 +194,7 @@ def load_demo_history(session: Session, units: dict[str, Unit], users: dict[str,
     """Last month's stickprov in IFO-FS, carried through the routine: reviewers assigned, one
     review signed with a brist, återkoppling given and an åtgärd opened; the other review is a
     draft. This month's draws are left for the demo's users to make."""
-    from kontroll.checklists.templates import load_templates
+    from kontroll.checklists.services import checklists_directory, stickprov_template
     from kontroll.reviews import services as reviews
     from kontroll.sampling import services as sampling
 
@@ -209,8 +209,8 @@ def load_demo_history(session: Session, units: dict[str, Unit], users: dict[str,
         reviewer = eligible[len(reviewers) % len(eligible)]
         sampling.assign_reviewer(session, users["sektionschef"], drawn_case, reviewer)
         reviewers.append(reviewer)
-    directory = checklists_dir or reviews.checklists_directory({})
-    template = next(t for t in load_templates(directory).values() if t.kind == "stickprov")
+    directory = checklists_dir or checklists_directory({})
+    template = stickprov_template(directory)
     first, second = draw.cases[0], draw.cases[1]
     review = reviews.open_review(session, reviewers[0], first, template)
     answers: dict[str, tuple[str, str]] = {}

@@ -414,7 +414,7 @@ def late_reviews(session: Session, today: dt.date, *, config: Mapping[str, Any])
 def template_revision(session: Session, today: dt.date, *, config: Mapping[str, Any]) -> str:
     """Once per template version and person."""
     from kontroll.core.models import Role
-    from kontroll.reviews.services import checklists_directory, file_templates
+    from kontroll.checklists.services import checklists_directory, file_templates
 
     templates = [t for t in file_templates(checklists_directory(config)).values() if t.is_overdue(today)]
     people: list[User | None] = [

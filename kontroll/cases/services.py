@@ -182,10 +182,10 @@ def diff_against(session: Session, previous: CaseListSnapshot | None, rows: list
             diff.added.append(row.case_ref)
             continue
         old_namn, old_sig = before
-        if handlaggare_rules.identity(old_namn, old_sig) != handlaggare_rules.identity(row.handlaggare_namn,
-                                                                          row.handlaggare_signatur):
-            old_label = f"{old_namn} ({old_sig})" if old_namn and old_sig else (old_namn or old_sig or "–")
-            diff.moved.append((row.case_ref, old_label, handlaggare_rules.label(row.handlaggare_namn, row.handlaggare_signatur)))
+        now_namn, now_sig = row.handlaggare_namn, row.handlaggare_signatur
+        if handlaggare_rules.identity(old_namn, old_sig) != handlaggare_rules.identity(now_namn, now_sig):
+            diff.moved.append((row.case_ref, handlaggare_rules.label(old_namn, old_sig, none="–"),
+                               handlaggare_rules.label(now_namn, now_sig)))
     diff.removed = sorted(ref for ref in old if ref not in new_refs)
     diff.added.sort()
     diff.moved.sort()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, select
@@ -27,7 +26,8 @@ from sqlalchemy.orm import Session
 from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.services import Diff, diff_against, latest_snapshot
-from kontroll.checklists.templates import Template
+from kontroll.checklists import services as checklists
+from kontroll.checklists.model import Template
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import RoleAssignment, Unit, User
@@ -182,18 +182,6 @@ def unplan(session: Session, actor: User, g: Genomgang) -> None:
 # --- starting --------------------------------------------------------------------------------
 
 
-def genomgang_template(directory: Path, template_id: str | None = None) -> Template:
-    templates = reviews.file_templates(directory)
-    if template_id:
-        if template_id not in templates or templates[template_id].kind != "genomgång":
-            raise ValidationError(f"Genomgångsmallen ”{template_id}” finns inte i mallkatalogen.")
-        return templates[template_id]
-    for template in templates.values():
-        if template.kind == "genomgång":
-            return template
-    raise ValidationError("Det finns ingen mall för genomgång i mallkatalogen.")
-
-
 def forste_in_unit(session: Session, unit: Unit) -> list[User]:
     """Who may take part in a genomgång of ``unit`` (``permissions.Job.GENOMGANG_PARTICIPANT``)."""
     return list(session.scalars(
@@ -220,7 +208,7 @@ def start(session: Session, actor: User, g: Genomgang, participants: list[User],
     snapshot = latest_snapshot(session, unit)
     if snapshot is None:
         raise ValidationError("Enheten har ingen ärendelista ännu. Importera ärendelistan först.")
-    version = reviews.freeze_version(session, template)
+    version = checklists.freeze_version(session, template)
     g.state = GenomgangState.PAGAENDE.value
     g.snapshot_id = snapshot.id
     g.template_version_id = version.id
@@ -364,7 +352,7 @@ def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id:
                                                                 SnapshotCase.snapshot_id == g.snapshot_id))
     if sc_ref is None:
         raise ValidationError("Ärendet finns inte i genomgångens ärendelista.")
-    template = reviews.template_of(g.template_version)
+    template = checklists.template_of(g.template_version)
     known = {a.key: a for a in template.areas}
     if result not in RESULT_LABELS:
         raise ValidationError("Välj ”Utan anmärkning” eller ”Brist”.", "result")

@@ -26,7 +26,7 @@ from kontroll.core.web import (
 from kontroll.db import get_session
 from kontroll.genomgang import services as svc
 from kontroll.genomgang.models import Genomgang
-from kontroll.reviews.services import checklists_directory, template_of
+from kontroll.checklists.services import checklists_directory, genomgang_template, template_of
 from kontroll.core.periods import late_after_months, period_label
 
 bp = Blueprint("genomgang", __name__)
@@ -153,7 +153,7 @@ def start(code: str, genomgang_id: int) -> Response:
     ids = [i for i in map(form_id, request.form.getlist("participants")) if i is not None]
     people = list(db.scalars(select(User).where(User.id.in_(ids)))) if ids else []
     try:
-        template = svc.genomgang_template(checklists_directory(current_app.config),
+        template = genomgang_template(checklists_directory(current_app.config),
                                           current_app.config.get("GENOMGANG_TEMPLATE"))
         svc.start(db, acting_user(), g, people, template,
                   min_participants=int(current_app.config.get("GENOMGANG_MIN_PARTICIPANTS",

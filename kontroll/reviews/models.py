@@ -2,8 +2,8 @@
 found and the åtgärder taken.
 
 A signed review (state ``klar``) never changes: the service refuses, and a ``before_flush``
-guard refuses any change to a signed review or its answers whatever the caller does.
-Template versions are stored the first time they are used and never change either.
+guard refuses any change to a signed review or its answers whatever the caller does. The
+template versions they answered are kontroll.checklists.models.TemplateVersion.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
-    Integer,
     String,
     Table,
     Text,
@@ -28,8 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from kontroll.checklists.models import TemplateVersion
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
+from kontroll.db import Base, UTCDateTime, utcnow, MACHINE
 from kontroll.sampling.models import Assignment, DrawnCase
 
 if TYPE_CHECKING:
@@ -46,23 +46,6 @@ class AtgardState(enum.StrEnum):
     OPPEN = "öppen"
     GENOMFORD = "genomförd"
     VERIFIERAD = "verifierad"
-
-
-class TemplateVersion(Base):
-    """A checklist template version as it was when first used (canonical JSON + SHA-256)."""
-
-    __tablename__ = "template_versions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    template_id: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
-    title: Mapped[str] = mapped_column(String(300))
-    kind: Mapped[str] = mapped_column(String(20), info=MACHINE)
-    content: Mapped[str] = mapped_column(Text, info=JSON_TEXT)
-    content_hash: Mapped[str] = mapped_column(String(64), info=MACHINE)
-    first_used_dt: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    __table_args__ = (UniqueConstraint("template_id", "version"),)
 
 
 class Review(Base):
@@ -245,8 +228,6 @@ def _guard_signed_reviews(session: Session, _ctx: object, _instances: object) ->
         if isinstance(obj, Review) and (obj in session.deleted or session.is_modified(obj, include_collections=False)):
             if _signed_before(obj):
                 raise ReviewImmutableError("En klarmarkerad granskning kan inte ändras.")
-        if isinstance(obj, TemplateVersion) and (obj in session.deleted or session.is_modified(obj)):
-            raise ReviewImmutableError("En använd mallversion kan inte ändras.")
     for obj in list(session.new) + list(session.dirty) + list(session.deleted):
         if isinstance(obj, (ReviewAnswer, Brist)):
             if isinstance(obj, Brist) and obj in session.new:

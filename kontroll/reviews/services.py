@@ -1,7 +1,6 @@
 """Reviews, brister and åtgärder as services: the rules hold for every caller.
 
-- A template version is stored the first time it is used; a file whose content differs
-  from a stored version with the same id and version is refused everywhere.
+- The template version answered is frozen on first use (kontroll.checklists.services).
 - Only the current assigned reviewer answers a review; a signed review (klar) never changes.
 - Signing needs every item answered and a comment where the template requires one; it turns
   every deviating answer into a brist.
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -23,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases.models import SnapshotCase
-from kontroll.checklists.templates import ANSWER_LABELS, Template, TemplateError, load_templates, template_from_canonical_json
+from kontroll.checklists.model import ANSWER_LABELS, Template
+from kontroll.checklists.services import freeze_version, template_of
 from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
@@ -40,7 +39,6 @@ from kontroll.reviews.models import (
     Review,
     ReviewAnswer,
     ReviewState,
-    TemplateVersion,
 )
 from kontroll.sampling.models import Assignment, Draw, DrawnCase
 
@@ -51,98 +49,6 @@ FEEDBACK_METHODS = {"muntligt": "Muntligt", "skriftligt": "Skriftligt", "vid_mot
                     "arendedragning": "Vid ärendedragning", "annat": "Annat"}
 MAX_COMMENT = 5000
 MIN_NOTE = 5
-
-
-# --- templates: loading and freezing ----------------------------------------------------
-
-
-def checklists_directory(config: Any) -> Path:
-    """Where the templates are: CHECKLISTS_DIR, else the checklists/ folder beside the package."""
-    configured = config.get("CHECKLISTS_DIR") if config else None
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "checklists"
-
-
-def overdue_templates(config: Any, today: dt.date) -> list[Template]:
-    """Valid templates past their revideras_senast date (usable, but due for revision)."""
-    try:
-        return [t for t in file_templates(checklists_directory(config)).values() if t.is_overdue(today)]
-    except Exception:  # noqa: BLE001 - an invalid directory is reported by `checklists validate`
-        return []
-
-
-def file_templates(directory: Path) -> dict[str, Template]:
-    try:
-        return load_templates(directory)
-    except TemplateError as exc:
-        raise ValidationError(f"Mallarna kunde inte läsas: {exc.message}") from exc
-
-
-def changed_message(template: Template) -> str:
-    return (
-        f"Mallen ”{template.title}” ({template.id}) version {template.version} har ändrats utan att versionen "
-        "höjts. En använd mallversion får aldrig ändras, eftersom gamla granskningar ska visas med de frågor som "
-        "besvarades. Höj versionen i mallfilen (och fastställ den på nytt) eller återställ filen. "
-        "Ingenting har sparats."
-    )
-
-
-def stored_version(session: Session, template_id: str, version: int) -> TemplateVersion | None:
-    return session.scalar(
-        select(TemplateVersion).where(TemplateVersion.template_id == template_id, TemplateVersion.version == version)
-    )
-
-
-def check_unchanged(session: Session, template: Template) -> TemplateVersion | None:
-    """The stored version of ``template``, if any; refuses a file changed without a version bump."""
-    stored = stored_version(session, template.id, template.version)
-    if stored is not None and stored.content_hash != template.content_hash:
-        raise ValidationError(changed_message(template))
-    return stored
-
-
-def freeze_version(session: Session, template: Template) -> TemplateVersion:
-    """The stored version of ``template``, stored now if this is its first use."""
-    stored = check_unchanged(session, template)
-    if stored is not None:
-        return stored
-    row = TemplateVersion(
-        template_id=template.id, version=template.version, title=template.title, kind=template.kind,
-        content=template.canonical_json, content_hash=template.content_hash, first_used_dt=utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        # stored at the same moment by another request: use that one (if it is the same)
-        stored = check_unchanged(session, template)
-        assert stored is not None
-        return stored
-    audit.record(session, "system", "template.freeze", object_type="template_version", object_id=row.id,
-                 details={"template": template.id, "version": template.version, "sha256": template.content_hash})
-    return row
-
-
-def template_of(version: TemplateVersion) -> Template:
-    return template_from_canonical_json(version.content, version.content_hash)
-
-
-def stickprov_template(directory: Path, template_id: str | None = None) -> Template:
-    templates = file_templates(directory)
-    if template_id:
-        if template_id not in templates:
-            raise ValidationError(f"Mallen ”{template_id}” finns inte i mallkatalogen.")
-        return templates[template_id]
-    for template in templates.values():
-        if template.kind == "stickprov":
-            return template
-    raise ValidationError("Det finns ingen mall för stickprovsgranskning i mallkatalogen.")
-
-
-def database_problems(session: Session, templates: dict[str, Template]) -> list[str]:
-    """Files changed without a version bump, compared with the stored versions."""
-    return [changed_message(t) for t in templates.values()
-            if (s := stored_version(session, t.id, t.version)) is not None and s.content_hash != t.content_hash]
 
 
 # --- the reviewer's cases ---------------------------------------------------------------

@@ -3,14 +3,14 @@ and åtgärder."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kontroll.checklists.templates import ANSWER_LABELS
+from kontroll.checklists import services as checklists
+from kontroll.checklists.model import ANSWER_LABELS
 from kontroll.core import audit, hooks
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Role, RoleAssignment, Unit, User
@@ -44,12 +44,9 @@ from kontroll.core.periods import Period, late_after_months, period_label
 bp = Blueprint("reviews", __name__)
 
 
-def checklists_dir(app: Flask | None = None) -> Path:
-    return svc.checklists_directory((app or current_app).config)
-
-
 def _template():
-    return svc.stickprov_template(checklists_dir(), current_app.config.get("STICKPROV_TEMPLATE"))
+    return checklists.stickprov_template(checklists.checklists_directory(current_app.config),
+                                          current_app.config.get("STICKPROV_TEMPLATE"))
 
 
 
@@ -90,7 +87,7 @@ def start_page_flags() -> dict[str, Any]:
         atgarder += [(unit, a) for a in svc.overdue_atgarder(db, unit, today) if a.owner_id == user.id and a.id not in seen]
     templates = []
     if {Role.SEKTIONSCHEF, Role.SYSTEMADMINISTRATOR} & all_roles(user):
-        templates = svc.overdue_templates(current_app.config, today)
+        templates = checklists.overdue_templates(current_app.config, today)
     return {"atgarder": atgarder, "templates": templates}
 
 
@@ -108,7 +105,7 @@ def mine() -> str:
     problem = None
     if any(c.review is None for c in cases):
         try:
-            svc.check_unchanged(db, _template())
+            checklists.check_unchanged(db, _template())
         except ValidationError as err:
             problem = err.message
     return render_template("reviews/mine.html", cases=cases, labels=svc.STATE_LABELS, label=period_label,
@@ -161,7 +158,7 @@ def _load_review(review_id: int) -> Review:
 def _render_review(review: Review, answers: svc.Answers | None = None, error: ValidationError | None = None,
                    status: int = 200) -> Response:
     me = acting_user()
-    template = svc.template_of(review.template_version)
+    template = checklists.template_of(review.template_version)
     editable = not review.is_signed and svc.is_current_reviewer(me, review.drawn_case) and \
         review.drawn_case.current_assignment.id == review.assignment_id
     html = render_template(
@@ -188,7 +185,7 @@ def review(review_id: int) -> Response:
 def answer(review_id: int) -> Response:
     db = get_session()
     review = _load_review(review_id)
-    template = svc.template_of(review.template_version)
+    template = checklists.template_of(review.template_version)
     answers = svc.answers_from_form(template, request.form)
     signing = request.form.get("action") == "klarmarkera"
     try:

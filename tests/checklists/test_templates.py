@@ -15,11 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kontroll.checklists.templates import (
-    ANSWER_LABELS,
-    ANSWERS,
-    Template,
-    TemplateError,
+from kontroll.checklists.model import ANSWER_LABELS, ANSWERS, Template, TemplateError
+from kontroll.checklists.validation import (
     load_templates,
     parse_template,
     template_from_canonical_json,

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from kontroll.checklists import services as checklists_svc
 from kontroll.cases import services as cases
 from kontroll.core import notifications
 from kontroll.core import users as user_svc
@@ -166,7 +167,7 @@ def build_scene(app: Flask, checklists: Path) -> Scene:
         s.drawn_cases = [dc.id for dc in drawn]
         for dc in drawn:
             sampling.assign_reviewer(db, get("sektionschef"), dc, get("enhetschef"))
-        template = reviews.stickprov_template(checklists)
+        template = checklists_svc.stickprov_template(checklists)
         s.review_items = [(item.key, tuple(item.answers)) for _, item in template.items()]
         signed = reviews.open_review(db, get("enhetschef"), drawn[0], template)
         answers: dict[str, tuple[str, str]] = {}
@@ -188,7 +189,7 @@ def build_scene(app: Flask, checklists: Path) -> Scene:
 
         s.genomgang_planned = genomgang.plan(db, get("forste"), ifo, dt.date(today.year, 12, 1)).id
         started = genomgang.plan(db, get("forste"), ifo, dt.date(today.year, 1, 2))
-        gtemplate = genomgang.genomgang_template(checklists)
+        gtemplate = checklists_svc.genomgang_template(checklists)
         s.genomgang_areas = [a.key for a in gtemplate.areas]
         genomgang.start(db, get("forste"), started, [get("forste"), forste2], gtemplate)
         s.genomgang_started = started.id

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kontroll.checklists import services as checklists_svc
 from kontroll.cases import services as cases
 from kontroll.core import users as user_svc
 from kontroll.core.models import Role
@@ -58,5 +59,5 @@ def started(app, checklists, day: str = "2026-03-10") -> int:
     with get_database(app).session_scope() as session:
         g = session.get(Genomgang, gid)
         people = [user_svc.get_user_by_username(session, u) for u in ("forste", "forste2")]
-        svc.start(session, people[0], g, people, svc.genomgang_template(checklists))
+        svc.start(session, people[0], g, people, checklists_svc.genomgang_template(checklists))
     return gid

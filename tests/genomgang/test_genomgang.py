@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from kontroll.checklists import services as checklists_svc
 from kontroll.core import users as user_svc
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import AuditEntry
@@ -16,7 +17,8 @@ from kontroll.core.permissions import PermissionDenied
 from kontroll.db import get_database
 from kontroll.genomgang import services as svc
 from kontroll.genomgang.models import Genomgang, GenomgangClosedError, GenomgangFeedback, GenomgangResult
-from kontroll.reviews.models import Brist, TemplateVersion
+from kontroll.checklists.models import TemplateVersion
+from kontroll.reviews.models import Brist
 from kontroll.cases.models import SnapshotCase
 from tests.conftest import csrf_from, login
 from tests.genomgang.conftest import import_list, planned, started
@@ -68,7 +70,7 @@ def test_start_needs_two_forste_of_the_unit(app, db, world, setup, checklists):
     with get_database(app).session_scope() as session:
         g = session.get(Genomgang, gid)
         me = user_svc.get_user_by_username(session, "forste")
-        template = svc.genomgang_template(checklists)
+        template = checklists_svc.genomgang_template(checklists)
         with pytest.raises(ValidationError, match="minst 2 förste socialsekreterare"):
             svc.start(session, me, g, [me], template)
         other = user_svc.get_user_by_username(session, "forste.int")
@@ -162,7 +164,7 @@ def test_only_participants_record(app, db, world, setup, checklists):
     with get_database(app).session_scope() as session:
         g = session.get(Genomgang, gid)
         me = user_svc.get_user_by_username(session, "forste")
-        svc.start(session, me, g, [me], svc.genomgang_template(checklists), min_participants=1)
+        svc.start(session, me, g, [me], checklists_svc.genomgang_template(checklists), min_participants=1)
     cid = _case_ids(db, gid)[0]
     with get_database(app).session_scope() as session:
         with pytest.raises(PermissionDenied, match="deltagare"):
@@ -336,7 +338,7 @@ def test_only_forste_of_the_unit_perform(app, client, db, setup, checklists, use
         me = user_svc.get_user_by_username(session, "forste")
         g = session.get(Genomgang, gid)
         svc.start(session, me, g, [me, user_svc.get_user_by_username(session, "forste2")],
-                  svc.genomgang_template(checklists))
+                  checklists_svc.genomgang_template(checklists))
     cid = _case_ids(db, gid)[0]
     assert _post(client, f"{URL}/{gid}/arenden/{cid}", {"result": "utan_anmarkning"}).status_code == 403
     assert _post(client, f"{URL}/{gid}/stang", {}).status_code == 403

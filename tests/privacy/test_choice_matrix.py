@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from kontroll.checklists import services as checklists_svc
 from kontroll.cases import services as cases
 from kontroll.cases.models import SnapshotCase
 from kontroll.core import users as user_svc
@@ -49,7 +50,7 @@ def town(app, world, tmp_path):
         sampling.run_draw(session, user_svc.get_user_by_username(session, "sektionschef"), unit, "2026-05")
         done = genomgang.plan(session, forste, unit, dt.date(2026, 3, 1))
         genomgang.plan(session, forste, unit, dt.date(2026, 6, 1))
-        template = genomgang.genomgang_template(directory)
+        template = checklists_svc.genomgang_template(directory)
         genomgang.start(session, forste, done, [forste, f2], template)
         case_id = session.scalar(select(SnapshotCase.id).where(SnapshotCase.snapshot_id == done.snapshot_id).limit(1))
         area = template.areas[0].key

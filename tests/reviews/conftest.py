@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from kontroll.checklists.templates import load_templates
+from kontroll.checklists.validation import load_templates
 from kontroll.core import users as user_svc
 from kontroll.db import get_database
 from kontroll.reviews import services as svc

@@ -15,7 +15,8 @@ from kontroll.core.models import AuditEntry
 from kontroll.core.permissions import PermissionDenied
 from kontroll.db import get_database
 from kontroll.reviews import services as svc
-from kontroll.reviews.models import Atgard, Brist, Review, ReviewAnswer, ReviewImmutableError, TemplateVersion
+from kontroll.checklists.models import TemplateVersion
+from kontroll.reviews.models import Atgard, Brist, Review, ReviewAnswer, ReviewImmutableError
 from kontroll.sampling.models import DrawnCase
 from tests.conftest import csrf_from, login
 from tests.reviews.conftest import TEMPLATE_ID, full_form, open_review, template

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from kontroll.checklists import services as checklists_svc
 from kontroll.cases.models import CaseListSnapshot
 from kontroll.core import users as user_svc
 from kontroll.core.models import AuditEntry, User
@@ -52,7 +53,7 @@ def test_every_page_that_lists_case_references_is_audited(app, db, client, drawn
     form = full_form(checklists, deviation_on=first_key)
     with get_database(app).session_scope() as session:
         review = session.get(Review, review_id)
-        answers = svc.answers_from_form(svc.template_of(review.template_version), form)
+        answers = svc.answers_from_form(checklists_svc.template_of(review.template_version), form)
         svc.sign(session, user_svc.get_user_by_username(session, "enhetschef"), review, answers)
     with get_database(app).session_scope() as session:
         brist = session.scalar(select(Brist))

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kontroll.reviews.models import TemplateVersion
-from kontroll.reviews.services import template_of
+from kontroll.checklists.models import TemplateVersion
+from kontroll.checklists.services import template_of
 from kontroll.reports.stats import clopper_pearson_upper, plain_swedish_bound
 from kontroll.reports.summary.model import CONFIDENCE, AreaRow
 from kontroll.reviews.models import Review, ReviewAnswer, ReviewState

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from kontroll.checklists.templates import _load_directory
+from kontroll.checklists.services import checklists_directory, database_problems
+from kontroll.checklists.validation import load_directory
+from kontroll.core.timezone import local_today
 from kontroll.db import get_database
-from kontroll.reviews import services as svc
-from kontroll.reviews.views import checklists_dir
 
 checklists_cli = AppGroup("checklists", help="Checklistmallar.")
 
@@ -23,16 +24,14 @@ checklists_cli = AppGroup("checklists", help="Checklistmallar.")
 @click.option("--dir", "directory", default=None, help="Mallkatalogen (standard: checklists/ eller CHECKLISTS_DIR)")
 def validate(directory: str | None) -> None:
     """Kontrollera alla mallar: format, obligatoriska uppgifter och att använda versioner inte ändrats."""
-    from pathlib import Path
-
-    path = Path(directory) if directory else checklists_dir(current_app)
-    templates, errors = _load_directory(path)
+    path = Path(directory) if directory else checklists_directory(current_app.config)
+    templates, errors = load_directory(path)
     try:
         with get_database(current_app).session_scope() as session:
-            errors.extend(svc.database_problems(session, templates))
+            errors.extend(database_problems(session, templates))
     except SQLAlchemyError:
         click.echo("VARNING: databasen kunde inte läsas; mallarna jämfördes inte med använda versioner.")
-    today = dt.date.today()
+    today: dt.date = local_today()
     for template in sorted(templates.values(), key=lambda t: t.id):
         if template.is_overdue(today):
             click.echo(

@@ -1,79 +1,35 @@
-"""Checklist templates (mallar): loading, validation and canonical form.
-
-A template is a TOML file in ``checklists/``. It is read with the standard library
-``tomllib`` and validated by the explicit schema below (dataclasses plus hand-written
-checks), so that a municipality can edit its templates as data and get a clear Swedish
-message naming the file, area and item when something is wrong. Nothing here imports
-Flask or the database.
-
-File format (keys with Swedish letters must be quoted in TOML)::
-
-    id = "stickprov-forsorjningsstod"        # must equal the file stem
-    title = "..."
-    version = 1                               # positive integer
-    "fastställd" = 2026-01-15                 # TOML date
-    "fastställd_av" = "..."
-    ansvarig_funktion = "Sektionschef försörjningsstöd"
-    revideras_senast = 2027-01-15             # TOML date, not before fastställd
-    kind = "stickprov"                        # or "genomgång"
-    description = "..."
-
-    [[areas]]
-    key = "beslut"
-    title = "Beslut"
-
-    [[areas.items]]
-    key = "beslut-delegat"                    # a-z, 0-9 and "-", unique in the template
-    question = "..."
-    help = "..."
-    references = ["..."]                      # at least one
-    answers = ["ja", "nej", "ej_aktuellt"]    # optional, default all three
-    deviation = "nej"                         # required, one of answers
-    comment_required_on = ["nej"]             # optional, default [deviation]
-
-Canonical form: the validated content as JSON with sorted keys, ``ensure_ascii=False``,
-separators ``(",", ":")`` and ISO dates; defaults are written out. ``content_hash`` is the
-SHA-256 of its UTF-8 bytes. All text (keys and values) is normalised to Unicode NFC and
-stripped of surrounding whitespace first, so the hash does not depend on the editor.
-A stored canonical JSON is turned back into the same ``Template`` by
-``template_from_canonical_json``.
+"""Reading checklist templates: the TOML files in ``checklists/`` and the stored canonical JSON,
+validated by an explicit schema (hand-written checks that collect every problem), so that a
+municipality can edit its templates as data and get a clear Swedish message naming the file,
+area and item when something is wrong. Nothing here imports Flask or the database.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
-import sys
 import tomllib
 import unicodedata
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "ANSWERS",
-    "ANSWER_LABELS",
-    "KINDS",
-    "Area",
-    "Item",
-    "Template",
-    "TemplateError",
-    "load_templates",
-    "parse_template",
-    "template_from_canonical_json",
-    "validate_directory",
-]
-
-ANSWERS = ("ja", "nej", "ej_aktuellt")
-ANSWER_LABELS = {"ja": "Ja", "nej": "Nej", "ej_aktuellt": "Ej aktuellt"}
-KINDS = ("stickprov", "genomgång")
+from kontroll.checklists.model import (
+    ANSWERS,
+    KINDS,
+    Area,
+    Item,
+    Template,
+    TemplateError,
+    template_to_dict,
+)
 
 KEY_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 MAX_KEY_LENGTH = 64
+
+__all__ = ["load_directory", "load_templates", "parse_template", "template_from_canonical_json",
+           "validate_directory"]
 
 # Path used in messages for a template rebuilt from the database.
 STORED_PATH = "<lagrad mallversion>"
@@ -105,139 +61,6 @@ _MISSING_HINTS = {
     "revideras_senast": "en mall måste ange när den senast ska revideras",
     "version": "ange versionsnummer som ett positivt heltal, t.ex. version = 1",
 }
-
-
-class TemplateError(ValueError):
-    """A template that cannot be used.
-
-    ``message`` is Swedish and names the area/item where relevant; ``path`` is the file
-    (or directory, or ``<text>`` / ``<lagrad mallversion>``). ``errors`` holds every
-    problem found, each as a message relative to ``path``; ``message`` is the first one
-    or, when there are several, all of them.
-    """
-
-    def __init__(self, message: str, path: str = "<text>", errors: tuple[str, ...] | None = None):
-        self.path = path
-        self.errors: tuple[str, ...] = tuple(errors) if errors else (message,)
-        self.message = message
-        super().__init__(f"{path}: {message}")
-
-    @classmethod
-    def from_errors(cls, errors: list[str], path: str) -> TemplateError:
-        if len(errors) == 1:
-            return cls(errors[0], path, tuple(errors))
-        message = f"{len(errors)} fel: " + "; ".join(errors)
-        return cls(message, path, tuple(errors))
-
-
-@dataclass(frozen=True)
-class Item:
-    key: str
-    question: str
-    help: str
-    references: tuple[str, ...]
-    answers: tuple[str, ...]
-    # Always set by the validator; ``None`` is kept in the type for callers that build
-    # items by hand (an item where no answer is a deviation).
-    deviation: str | None
-    comment_required_on: tuple[str, ...]
-
-    def is_deviation(self, answer: str) -> bool:
-        return self.deviation is not None and answer == self.deviation
-
-    def requires_comment(self, answer: str) -> bool:
-        return answer in self.comment_required_on
-
-
-@dataclass(frozen=True)
-class Area:
-    key: str
-    title: str
-    items: tuple[Item, ...]
-
-
-@dataclass(frozen=True)
-class Template:
-    id: str
-    title: str
-    version: int
-    faststalld: date
-    faststalld_av: str
-    ansvarig_funktion: str
-    revideras_senast: date
-    kind: str
-    description: str
-    areas: tuple[Area, ...]
-    # Derived from the fields above in __post_init__.
-    content_hash: str = field(init=False, compare=False)
-    canonical_json: str = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        text = _dump_canonical(_template_to_dict(self))
-        object.__setattr__(self, "canonical_json", text)
-        object.__setattr__(self, "content_hash", hashlib.sha256(text.encode("utf-8")).hexdigest())
-
-    def items(self) -> Iterator[tuple[Area, Item]]:
-        """Every (area, item) in template order."""
-        for area in self.areas:
-            for item in area.items:
-                yield area, item
-
-    def find_item(self, key: str) -> tuple[Area, Item]:
-        """The (area, item) with this item key; KeyError if there is none."""
-        for area, item in self.items():
-            if item.key == key:
-                return area, item
-        raise KeyError(key)
-
-    def is_overdue(self, today: date) -> bool:
-        """True when ``today`` is after ``revideras_senast`` (the date itself is not overdue)."""
-        if isinstance(today, datetime):
-            today = today.date()
-        return today > self.revideras_senast
-
-
-# --------------------------------------------------------------------------- canonical form
-
-
-def _template_to_dict(t: Template) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "title": t.title,
-        "version": t.version,
-        "fastställd": t.faststalld.isoformat(),
-        "fastställd_av": t.faststalld_av,
-        "ansvarig_funktion": t.ansvarig_funktion,
-        "revideras_senast": t.revideras_senast.isoformat(),
-        "kind": t.kind,
-        "description": t.description,
-        "areas": [
-            {
-                "key": a.key,
-                "title": a.title,
-                "items": [
-                    {
-                        "key": i.key,
-                        "question": i.question,
-                        "help": i.help,
-                        "references": list(i.references),
-                        "answers": list(i.answers),
-                        "deviation": i.deviation,
-                        "comment_required_on": list(i.comment_required_on),
-                    }
-                    for i in a.items
-                ],
-            }
-            for a in t.areas
-        ],
-    }
-
-
-def _dump_canonical(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-# --------------------------------------------------------------------------- validation
 
 
 def _nfc(value: Any) -> Any:
@@ -608,14 +431,13 @@ def _build(data: Any, path: str, *, dates_as_text: bool) -> Template:
     from kontroll.privacy.guard import json_strings
     from kontroll.privacy.personnummer import contains_personnummer
 
-    if any(contains_personnummer(text) for text in json_strings(_template_to_dict(template))):
+    if any(contains_personnummer(text) for text in json_strings(template_to_dict(template))):
         raise TemplateError.from_errors(
             ["en text i mallen innehåller något som ser ut som ett personnummer. En mall får inte innehålla "
              "personnummer: ta bort det."], path)
     return template
 
 
-# --------------------------------------------------------------------------- public API
 
 
 def parse_template(text: str, path: str = "<text>") -> Template:
@@ -673,7 +495,7 @@ def _read_file(file: Path) -> Template:
     return parse_template(text, path)
 
 
-def _load_directory(directory: Path) -> tuple[dict[str, Template], list[str]]:
+def load_directory(directory: Path) -> tuple[dict[str, Template], list[str]]:
     directory = Path(directory)
     if not directory.is_dir():
         return {}, [f"{directory}: katalogen för mallar finns inte."]
@@ -709,7 +531,7 @@ def load_templates(directory: Path) -> dict[str, Template]:
     Raises TemplateError listing every problem if any file is invalid, an id does not
     match its file name, two files share an id, or there are no templates at all.
     """
-    templates, errors = _load_directory(Path(directory))
+    templates, errors = load_directory(Path(directory))
     if errors:
         raise TemplateError.from_errors(errors, str(directory))
     return dict(sorted(templates.items()))
@@ -717,29 +539,5 @@ def load_templates(directory: Path) -> dict[str, Template]:
 
 def validate_directory(directory: Path) -> list[str]:
     """Swedish error messages, one per problem, each starting with the file; empty when all is well."""
-    _, errors = _load_directory(Path(directory))
+    _, errors = load_directory(Path(directory))
     return errors
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m kontroll.checklists.templates [katalog]``: validate a template directory."""
-    args = sys.argv[1:] if argv is None else argv
-    directory = Path(args[0]) if args else Path("checklists")
-    templates, errors = _load_directory(directory)
-    for message in errors:
-        print(f"FEL: {message}")
-    today = date.today()
-    for template in sorted(templates.values(), key=lambda t: t.id):
-        if template.is_overdue(today):
-            print(
-                f"VARNING: mallen '{template.id}' skulle ha reviderats senast "
-                f"{template.revideras_senast.isoformat()} (ansvarig: {template.ansvarig_funktion})."
-            )
-    if errors:
-        return 1
-    print(f"OK: {len(templates)} mallar i {directory} är giltiga.")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
