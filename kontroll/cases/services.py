@@ -31,6 +31,7 @@ from kontroll.cases.models import (
 )
 from kontroll.cases.parsing import (
     CANONICAL_FORMAT_ID,
+    CANONICAL_SQL,
     FIELD_LABELS,
     FIELDS,
     CaseListError,
@@ -359,26 +360,6 @@ def import_file(
 
 # --- recomputing a stored snapshot's hash ------------------------------------------------
 
-_CANONICAL_SQL = {
-    # values rendered exactly as docs/caselist-canonical-form.md says; ordered by code point
-    # (SQLite's BINARY collation and PostgreSQL's "C" collation compare UTF-8 bytes, which
-    # orders like code points)
-    "sqlite": """
-        SELECT case_ref, coalesce(handlaggare_namn, ''), coalesce(handlaggare_signatur, ''),
-               coalesce(team, ''), coalesce(aktualiseringsdatum, ''), coalesce(senaste_beslutsdatum, ''),
-               coalesce(hushallstyp, ''),
-               CASE WHEN belopp IS NULL THEN '' ELSE printf('%.2f', belopp) END
-        FROM snapshot_cases WHERE snapshot_id = :sid ORDER BY case_ref""",
-    "postgresql": """
-        SELECT case_ref, coalesce(handlaggare_namn, ''), coalesce(handlaggare_signatur, ''),
-               coalesce(team, ''), coalesce(to_char(aktualiseringsdatum, 'YYYY-MM-DD'), ''),
-               coalesce(to_char(senaste_beslutsdatum, 'YYYY-MM-DD'), ''), coalesce(hushallstyp, ''),
-               coalesce(belopp::text, '')
-        FROM snapshot_cases WHERE snapshot_id = :sid ORDER BY case_ref COLLATE "C"
-    """,
-}
-
-
 def stored_snapshot_digest(session: Session, snapshot_id: int) -> tuple[str, int]:
     """(SHA-256 of the canonical form, row count) recomputed from the rows as stored now.
 
@@ -386,7 +367,7 @@ def stored_snapshot_digest(session: Session, snapshot_id: int) -> tuple[str, int
     tests pin that it equals :func:`kontroll.cases.parsing.snapshot_sha256` of the same rows.
     """
     dialect = session.get_bind().dialect.name
-    rows = session.execute(text(_CANONICAL_SQL[dialect]), {"sid": snapshot_id}).tuples().all()
+    rows = session.execute(text(CANONICAL_SQL[dialect]), {"sid": snapshot_id}).tuples().all()
     header = CANONICAL_VERSION + "\n" + "\t".join(FIELDS) + "\n"
     body = "\n".join(["\t".join(r) for r in rows])
     digest = hashlib.sha256((header + body + ("\n" if rows else "")).encode("utf-8")).hexdigest()

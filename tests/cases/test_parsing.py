@@ -541,7 +541,7 @@ def test_zip_bomb_ratio_is_refused():
 
 
 def test_zip_too_large_uncompressed_is_refused(monkeypatch):
-    monkeypatch.setattr(parsing, "XLSX_MAX_UNCOMPRESSED", 1024 * 1024)
+    monkeypatch.setattr(parsing.readers, "XLSX_MAX_UNCOMPRESSED", 1024 * 1024)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
@@ -820,7 +820,7 @@ def test_bad_values_are_echoed_only_without_letters():
 
 
 def test_error_rows_are_capped_but_counted(monkeypatch):
-    monkeypatch.setattr(parsing, "MAX_ERROR_ROWS", 5)
+    monkeypatch.setattr(parsing.errors, "MAX_ERROR_ROWS", 5)
     err = error_of(simple([[f"EB-{i}", "A", "fel", ""] for i in range(40)]))
     assert err.rows == [2, 3, 4, 5, 6]
     assert "rad 2, 3, 4, 5, 6 och 35 rader till" in err.message
