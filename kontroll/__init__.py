@@ -26,35 +26,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         n = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    db.init_app(app)
-    web.init_app(app)
-
-    from kontroll.admin.views import bp as admin_bp
-    from kontroll.cases.views import api as cases_api
-    from kontroll.cases.views import bp as cases_bp
-    from kontroll.core.notification_views import bp as notifications_bp
-    from kontroll.core.views import bp as core_bp
-    from kontroll.genomgang.views import bp as genomgang_bp
-    from kontroll.reports.views import bp as reports_bp
-    from kontroll.reviews.views import bp as reviews_bp
-    from kontroll.sampling.views import bp as sampling_bp
-
-    app.register_blueprint(core_bp)
-    app.register_blueprint(notifications_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(cases_bp)
-    app.register_blueprint(cases_api)
-    app.register_blueprint(sampling_bp)
-    app.register_blueprint(reviews_bp)
-    app.register_blueprint(genomgang_bp)
-    app.register_blueprint(reports_bp)
-
-    from kontroll import cli
-
-    cli.register(app)
-
     # import every model module so that Alembic and relationships see the whole schema
     import kontroll.models  # noqa: F401
+    from kontroll import features
+
+    db.init_app(app, features.hooks())
+    web.init_app(app)
+    for blueprint in features.blueprints():
+        app.register_blueprint(blueprint)
+    for command in features.command_groups():
+        app.cli.add_command(command)
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return app

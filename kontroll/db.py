@@ -112,14 +112,17 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 class Database:
     """Holds the engine and session factory of one app."""
 
-    def __init__(self, url: str, audit_key: bytes | None = None) -> None:
+    def __init__(self, url: str, audit_key: bytes | None = None, hooks: Any = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         #: every session carries the audit log's HMAC key (kontroll.core.audit chains at commit)
+        #: and the application's hooks (kontroll.core.hooks)
         self.audit_key = audit_key
-        self.sessionmaker = sessionmaker(
-            bind=self.engine, expire_on_commit=False, info={"kontroll_audit_key": audit_key}
-        )
+        self.hooks = hooks
+        #: the application this database belongs to (jobs run in its context); set by init_app
+        self.app: Flask | None = None
+        self.info = {"kontroll_audit_key": audit_key, "kontroll_hooks": hooks}
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False, info=self.info)
 
     def observer_session(self) -> Session:
         """A session that never holds a lock and always sees the latest commits.
@@ -132,7 +135,7 @@ class Database:
             return Session(
                 bind=self.engine.execution_options(kontroll_autocommit=True),
                 expire_on_commit=False,
-                info={"kontroll_audit_key": self.audit_key},
+                info=dict(self.info),
             )
         return self.sessionmaker()
 
@@ -154,8 +157,10 @@ class Database:
             session.close()
 
 
-def init_app(app: Flask) -> None:
-    app.extensions["kontroll_db"] = Database(app.config["DATABASE_URL"], app.config["AUDIT_KEY_BYTES"])
+def init_app(app: Flask, hooks: Any = None) -> None:
+    database = Database(app.config["DATABASE_URL"], app.config["AUDIT_KEY_BYTES"], hooks)
+    database.app = app
+    app.extensions["kontroll_db"] = database
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -1,13 +1,22 @@
 """Extension points through which features add to core pages and services without the core
-(or an earlier feature) importing them.
+(or an earlier feature) importing them. Each application has its own :class:`Hooks`, filled
+in a fixed order by :mod:`kontroll.features` and carried by every database session of that
+application (``session.info``), so a service reaches them without Flask and without depending
+on the order in which modules happen to be imported.
 
-``unit_sections``: callables ``(session, user, unit) -> (template, context) | None``; the unit
-overview page includes each returned template with ``c`` bound to its context.
+- ``unit_sections``: callables ``(session, user, unit) -> (template, context) | None``; the unit
+  overview page includes each returned template with ``c`` bound to its context, in order.
+- ``start_notices`` and ``start_cards``: callables ``(session, user) -> [(template, context), …]``;
+  the start page shows every notice (what is late or due) above the cards (what the user does
+  here and where), in order. Each feature decides from permissions, never from role names.
+- ``assignment_guards``: callables ``(session, drawn_case_id) -> None`` that raise
+  ValidationError when a drawn case may no longer get a new reviewer (its review is signed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,9 +24,24 @@ from sqlalchemy.orm import Session
 from kontroll.core.models import Unit, User
 
 UnitSection = Callable[[Session, User, Unit], tuple[str, dict[str, Any]] | None]
+StartPart = Callable[[Session, User], list[tuple[str, dict[str, Any]]]]
+AssignmentGuard = Callable[[Session, int], None]
 
-unit_sections: list[UnitSection] = []
+#: ``session.info`` key of the application's hooks (set by kontroll.db.Database)
+INFO_KEY = "kontroll_hooks"
 
-#: ``assignment_guards``: callables ``(session, drawn_case_id) -> None`` that raise
-#: ValidationError when a drawn case may no longer get a new reviewer (e.g. its review is signed).
-assignment_guards: list[Callable[[Session, int], None]] = []
+
+@dataclass
+class Hooks:
+    unit_sections: list[UnitSection] = field(default_factory=list)
+    start_notices: list[StartPart] = field(default_factory=list)
+    start_cards: list[StartPart] = field(default_factory=list)
+    assignment_guards: list[AssignmentGuard] = field(default_factory=list)
+
+
+def hooks_of(session: Session) -> Hooks:
+    """The hooks of the application ``session`` belongs to."""
+    hooks = session.info.get(INFO_KEY)
+    if hooks is None:
+        raise RuntimeError("the session has no hooks; create sessions through kontroll.db.Database")
+    return hooks

@@ -37,7 +37,8 @@ TODAY = "2026-12-07"
 #: what the catch-up at start does on TODAY for tests.conftest.World (see tests/jobs/test_scheduler.py)
 CATCH_UP_RUNS = [
     ("draw_due", "2026-12"), ("genomgang_reminders", TODAY), ("late_reviews", TODAY),
-    ("overdue_atgarder", TODAY), ("purge_sessions", TODAY), ("template_revision", TODAY),
+    ("overdue_atgarder", TODAY), ("purge_previews", TODAY), ("purge_sessions", TODAY),
+    ("template_revision", TODAY),
 ]
 CATCH_UP_NOTIFICATIONS = 3  # draw_due: one drawer in each of the two units; genomgang_reminders: one
 STARTED = r"^Schemaläggaren körs\."

@@ -147,7 +147,9 @@ def test_the_dedupe_key_still_holds_when_the_jobrun_lock_is_gone(app, db, world)
 
 
 def test_a_failing_job_leaves_nothing_behind_and_runs_again_next_time(app, db, world, monkeypatch):
-    real_notify = jobs.notify
+    from kontroll.sampling import jobs as sampling_jobs
+
+    real_notify = sampling_jobs.notify
     calls = {"n": 0}
 
     def notify_then_fail(*args, **kwargs):
@@ -156,11 +158,11 @@ def test_a_failing_job_leaves_nothing_behind_and_runs_again_next_time(app, db, w
             raise RuntimeError("the mail room is on fire")
         return real_notify(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "notify", notify_then_fail)
+    monkeypatch.setattr(sampling_jobs, "notify", notify_then_fail)
     with pytest.raises(RuntimeError):
         _run(app, "draw_due", "2026-12-01")
     assert _notes(db) == [] and _runs(db) == []  # the first notification was rolled back too
-    monkeypatch.setattr(jobs, "notify", real_notify)
+    monkeypatch.setattr(sampling_jobs, "notify", real_notify)
     assert _run(app, "draw_due", "2026-12-01").status == "done"
     assert len(_notes(db)) == 2 and _runs(db) == [("draw_due", "2026-12")]
 
@@ -209,7 +211,7 @@ def test_runs_at_the_same_moment_make_one_jobrun_and_one_reminder_per_user(app, 
 # --- purge_sessions and send_email ----------------------------------------------------------
 
 
-def test_purge_sessions_removes_expired_sessions_and_previews_once_a_day(app, db, world):
+def test_purging_removes_expired_sessions_and_previews_once_a_day(app, db, world):
     now = utcnow()
     idle = app.config["SESSION_IDLE_TIMEOUT"]
     user = world["forste"]
@@ -228,7 +230,8 @@ def test_purge_sessions_removes_expired_sessions_and_previews_once_a_day(app, db
     db.commit()
     outcome = _run(app, "purge_sessions", "2026-12-01")
     assert outcome.status == "done" and outcome.period == "2026-12-01"
-    assert outcome.summary == "2 utgångna sessioner och 1 utgångna förhandsgranskningar borttagna."
+    assert outcome.summary == "2 utgångna sessioner borttagna."
+    assert _run(app, "purge_previews", "2026-12-01").summary == "1 utgångna förhandsgranskningar borttagna."
     db.expire_all()
     assert db.scalars(select(UserSession.token_hash)).all() == ["a" * 64]
     assert db.scalars(select(PendingImport.id)).all() == ["p-new"]
@@ -255,18 +258,37 @@ def test_every_job_is_registered_with_a_schedule_and_a_swedish_description():
     assert jobs.JOBS["send_email"].period(d("2026-12-15")) is None
 
 
-def test_a_new_job_is_one_decorated_function(app, db, world, monkeypatch):
+def test_a_new_job_is_one_decorated_function_in_the_list(app, db, world, monkeypatch):
+    from kontroll.core.jobs import DAILY_0600, by_day, by_month, job
+
     monkeypatch.setattr(jobs, "JOBS", dict(jobs.JOBS))
 
-    @jobs.job("count_users", period=jobs.by_month, schedule=jobs.DAILY_0600, schedule_label="varje dag",
-              description="Räkna användarna")
+    @job("count_users", period=by_month, schedule=DAILY_0600, schedule_label="varje dag",
+         description="Räkna användarna")
     def count_users(session, today, *, config):
         return f"{session.scalar(select(func.count()).select_from(User))} användare."
 
+    jobs.register(count_users)
     assert _run(app, "count_users", "2026-12-03").summary == f"{len(world.users)} användare."
     assert _run(app, "count_users", "2026-12-04").status == "already_done"
     with pytest.raises(ValueError):
-        jobs.job("count_users", period=jobs.by_day, schedule={}, schedule_label="", description="")(count_users)
+        jobs.register(job("count_users", period=by_day, schedule={}, schedule_label="", description="")(count_users.func))
+
+
+def test_every_feature_registers_its_own_jobs():
+    """The list of jobs names each feature's module once; no job is defined outside its feature."""
+    from kontroll.cases import jobs as cases_jobs
+    from kontroll.checklists import jobs as checklists_jobs
+    from kontroll.core import jobs as core_jobs
+    from kontroll.genomgang import jobs as genomgang_jobs
+    from kontroll.reviews import jobs as reviews_jobs
+    from kontroll.sampling import jobs as sampling_jobs
+
+    # notification-writing jobs first, housekeeping (and sending) last
+    modules = (sampling_jobs, reviews_jobs, checklists_jobs, genomgang_jobs, cases_jobs, core_jobs)
+    assert list(jobs.JOBS) == [spec.name for m in modules for spec in m.JOBS]
+    assert list(jobs.JOBS)[-1] == "send_email"
+    assert {spec.func.__module__ for spec in jobs.JOBS.values()} == {m.__name__ for m in modules}
 
 
 @pytest.mark.parametrize(("day", "label"), [("2026-05-04", "maj 2026"), ("2027-03-01", "mars 2027")])

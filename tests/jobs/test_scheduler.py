@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kontroll import jobs, scheduler
+from kontroll.sampling import jobs as sampling_jobs
 from kontroll.core.models import JobRun, Notification
 from tests.jobs import app, d  # noqa: F401 - app: the app with the scheduler commands
 
@@ -54,7 +55,7 @@ def test_local_today_is_the_date_in_stockholm(app):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["scheduler", "run-job", "finns_inte"], "Okänt jobb ”finns_inte”. Jobben är: draw_due, purge_sessions, send_email, overdue_atgarder, late_reviews, template_revision, genomgang_reminders."),
+        (["scheduler", "run-job", "finns_inte"], "Okänt jobb ”finns_inte”. Jobben är: draw_due, overdue_atgarder, late_reviews, template_revision, genomgang_reminders, purge_previews, purge_sessions, send_email."),
         (["scheduler", "run-job", "draw_due", "--date", "2026-13-01"], "Ogiltigt datum ”2026-13-01”. Skriv datumet som ÅÅÅÅ-MM-DD."),
         (["scheduler", "run-job", "draw_due", "--date", "1/12"], "Ogiltigt datum ”1/12”. Skriv datumet som ÅÅÅÅ-MM-DD."),
     ],
@@ -70,7 +71,7 @@ def test_a_failing_job_exits_1_and_saves_nothing(runner, db, world, monkeypatch)
     def boom(*args, **kwargs):
         raise RuntimeError("trasig")
 
-    monkeypatch.setattr(jobs, "notify", boom)
+    monkeypatch.setattr(sampling_jobs, "notify", boom)
     result = runner.invoke(args=["scheduler", "run-job", "draw_due", "--date", "2026-12-01"])
     assert result.exit_code == 1
     assert "Jobbet draw_due misslyckades och ingenting sparades: RuntimeError: trasig" in result.output
@@ -81,9 +82,9 @@ def test_list_shows_every_job_and_its_last_run(runner, world):
     result = runner.invoke(args=["scheduler", "list"])
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert [line.split("\t")[0] for line in lines] == ["draw_due", "purge_sessions", "send_email", "overdue_atgarder",
-                                                        "late_reviews", "template_revision", "genomgang_reminders"]
-    assert "aldrig körd" in lines[0] and "var femte minut" in lines[2]
+    assert [line.split("\t")[0] for line in lines] == ["draw_due", "overdue_atgarder", "late_reviews", "template_revision",
+                                                        "genomgang_reminders", "purge_previews", "purge_sessions", "send_email"]
+    assert "aldrig körd" in lines[0] and "var femte minut" in lines[-1]
     runner.invoke(args=["scheduler", "run-job", "draw_due", "--date", "2026-12-01"])
     result = runner.invoke(args=["scheduler", "list"])
     assert "senast 2026-12 (" in result.output.splitlines()[0]
@@ -148,18 +149,18 @@ def test_scheduler_run_catches_up_before_it_starts(runner, db, world, monkeypatc
     assert _count(db, Notification) == 3  # draw_due: 2; genomgang_reminders: IFO-FS has no genomgång planned
     assert sorted(db.execute(select(JobRun.job, JobRun.period)).tuples()) == [
         ("draw_due", "2026-12"), ("genomgang_reminders", "2026-12-07"), ("late_reviews", "2026-12-07"), ("overdue_atgarder", "2026-12-07"),
-        ("purge_sessions", "2026-12-07"), ("template_revision", "2026-12-07"),
+        ("purge_previews", "2026-12-07"), ("purge_sessions", "2026-12-07"), ("template_revision", "2026-12-07"),
     ]
     # a second scheduler (or a restart) the same day repeats nothing
     result = runner.invoke(args=["scheduler", "run"])
-    assert result.exit_code == 0 and _count(db, Notification) == 3 and _count(db, JobRun) == 6
+    assert result.exit_code == 0 and _count(db, Notification) == 3 and _count(db, JobRun) == 7
 
 
 def test_a_failing_scheduled_run_is_logged_not_raised(app, world, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("trasig")
 
-    monkeypatch.setattr(jobs, "notify", boom)
+    monkeypatch.setattr(sampling_jobs, "notify", boom)
     monkeypatch.setattr(scheduler, "local_today", lambda config: d("2026-12-01"))
     assert scheduler.run_scheduled(app, "draw_due") is None
     outcome = scheduler.run_scheduled(app, "purge_sessions")
