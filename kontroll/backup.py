@@ -238,8 +238,8 @@ def _format_counts(counts: dict[str, int]) -> str:
 
 
 def _record(action: str, details: dict[str, Any]) -> None:
-    from kontroll.cli import cli_session
     from kontroll.core import audit
+    from kontroll.core.cli import cli_session
 
     with cli_session() as session:
         audit.record(session, "cli", action, object_type="database", details=details)

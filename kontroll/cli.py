@@ -6,51 +6,18 @@ Every command prints Swedish messages and exits 1 on refusal, 0 on success.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from kontroll import create_app
 from kontroll.core import users as svc
+from kontroll.core.cli import cli_session, cli_unit, cli_user
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit
 from kontroll.db import get_database
-
-
-@contextmanager
-def cli_session() -> Iterator[Session]:
-    """A session for one command: commits on success, rolls back and exits 1 on refusal."""
-    database = get_database(current_app)
-    session = database.sessionmaker()
-    try:
-        yield session
-        session.commit()
-    except ValidationError as err:
-        session.rollback()
-        click.echo(err.message, err=True)
-        sys.exit(1)
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def cli_actor(session: Session, username: str | None) -> Any:
-    """The acting user named with --user, or the label "cli"."""
-    if not username:
-        return "cli"
-    user = svc.get_user_by_username(session, username)
-    if user is None or not user.is_active:
-        raise ValidationError(f"Användaren ”{username}” finns inte eller är avstängd.")
-    return user
-
 
 # --- db ----------------------------------------------------------------------------------
 
@@ -134,8 +101,8 @@ def user_create(
 def user_add_role(username: str, role: str, unit_code: str | None) -> None:
     """Ge en användare en roll, t.ex. `user add-role anna sektionschef --unit IFO-FS`."""
     with cli_session() as session:
-        user = _user(session, username)
-        unit = _unit(session, unit_code) if unit_code else None
+        user = cli_user(session, username)
+        unit = cli_unit(session, unit_code) if unit_code else None
         svc.add_role(session, "cli", user, svc.parse_role(role), unit)
         where = unit.code if unit else "hela organisationen"
         click.echo(f"{user.username} har nu rollen {svc.parse_role(role).label} för {where}.")
@@ -146,7 +113,7 @@ def user_add_role(username: str, role: str, unit_code: str | None) -> None:
 def user_deactivate(username: str) -> None:
     """Stäng av en användare och avsluta alla dess sessioner."""
     with cli_session() as session:
-        user = _user(session, username)
+        user = cli_user(session, username)
         ended = svc.deactivate_user(session, "cli", user)
         click.echo(f"{user.username} är avstängd; {ended} sessioner avslutades.")
 
@@ -159,7 +126,7 @@ def user_set_password(username: str, password: str | None) -> None:
     if password is None:
         password = click.prompt("Nytt lösenord", hide_input=True, confirmation_prompt="Upprepa lösenordet")
     with cli_session() as session:
-        user = _user(session, username)
+        user = cli_user(session, username)
         svc.set_password(session, "cli", user, password)
         click.echo(f"Nytt lösenord är satt för {user.username}.")
 
@@ -175,20 +142,6 @@ def user_list() -> None:
             roles = ", ".join(f"{label}{f' ({code})' if code else ''}" for label, code in role_summary(user))
             state = "" if user.is_active else " [avstängd]"
             click.echo(f"{user.username}\t{user.full_name}{state}\t{roles}")
-
-
-def _user(session: Session, username: str) -> Any:
-    user = svc.get_user_by_username(session, username)
-    if user is None:
-        raise ValidationError(f"Användaren ”{username}” finns inte.")
-    return user
-
-
-def _unit(session: Session, code: str) -> Unit:
-    unit = svc.get_unit_by_code(session, code)
-    if unit is None:
-        raise ValidationError(f"Enheten ”{code}” finns inte.")
-    return unit
 
 
 # --- units -------------------------------------------------------------------------------
@@ -249,29 +202,13 @@ def demo_load(if_empty: bool) -> None:
         )
 
 
-def _command_groups() -> list[Callable[..., Any]]:
-    from kontroll.backup import backup_command, restore_command
-    from kontroll.cases.cli import caselist_cli
-    from kontroll.privacy.cli import privacy_cli
-    from kontroll.reports.cli import report_cli
-    from kontroll.checklists.cli import checklists_cli
-    from kontroll.sampling.cli import draw_cli
-    from kontroll.scheduler import scheduler_cli
-
-    return [db_cli, audit_cli, user_cli, unit_cli, demo_cli, caselist_cli, draw_cli, checklists_cli, scheduler_cli,
-            report_cli, backup_command, restore_command, privacy_cli]
-
-
 def make_cli() -> FlaskGroup:
+    from kontroll import features
+
     group = FlaskGroup(create_app=create_app, help="kontroll – internkontroll av ekonomiskt bistånd.")
-    for command in _command_groups():
+    for command in features.command_groups():
         group.add_command(command)  # type: ignore[arg-type]
     return group
-
-
-def register(app: Any) -> None:
-    for command in _command_groups():
-        app.cli.add_command(command)
 
 
 def main() -> None:

@@ -72,6 +72,10 @@ DEFAULTS: dict[str, Any] = {
     "STICKPROV_TEMPLATE": "",
     # A drawn case not signed by the end of this many months after its draw month is "försenad".
     "REVIEW_LATE_AFTER_MONTHS": 1,
+    # The template id for genomgångar (empty: the first template of kind genomgång), and how
+    # many förste socialsekreterare at least take part in one.
+    "GENOMGANG_TEMPLATE": "",
+    "GENOMGANG_MIN_PARTICIPANTS": 2,
     # The HMAC key of the audit log's hash chain, kept outside the database. Set it here or as
     # KONTROLL_AUDIT_KEY (at least 32 characters), or leave it empty to use AUDIT_KEY_FILE.
     "AUDIT_KEY": "",

@@ -1,4 +1,5 @@
 """Imports every model module, so that ``Base.metadata`` holds the whole schema."""
+# ruff: noqa: I001 - the order is deliberate: core first, then each feature, then the guard
 
 from kontroll.core.models import (  # noqa: F401
     AuditEntry,
@@ -36,5 +37,5 @@ from kontroll.genomgang.models import (  # noqa: F401, E402
 from kontroll.reports.models import Assessment  # noqa: F401, E402
 from kontroll.privacy.models import Redaction  # noqa: F401, E402
 
-# the flush-time backstop: no free-text column stores a personnummer (design.md invariant 8)
+# the flush-time backstop: no free-text column stores a personnummer (docs/architecture.md, invariant 8)
 import kontroll.privacy.guard  # noqa: F401, E402

@@ -35,3 +35,29 @@ def test_every_cited_test_exists(doc: Path) -> None:
         elif name and not re.search(rf"^(?:async )?def {name}\(", path.read_text(encoding="utf-8"), re.M):
             missing.append(f"{file}::{name}")
     assert not missing, f"{doc.name} cites tests that do not exist: {sorted(set(missing))}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_cited_file_exists(doc: Path) -> None:
+    """Paths the documents name in code spans exist: from the repository's root, or (for the
+    short form `sampling/method.py`) inside the package."""
+    text = doc.read_text(encoding="utf-8")
+    top = "kontroll|tests|docs|bench|checklists|core|cases|sampling|reviews|genomgang|reports|privacy|admin"
+    cited = set(re.findall(rf"`((?:{top})/(?:[\w-]+/)*(?:[\w-]+\.(?:py|md|toml|txt))?)`", text))
+    missing = sorted(p for p in cited
+                     if not any((base / p.rstrip("/")).exists() for base in (ROOT, ROOT / "kontroll")))
+    assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
+def test_code_cites_only_documents_in_the_repository() -> None:
+    """A comment citing a design document names one that is here (docs/architecture.md holds
+    the invariants); the product brief outside the repository is not a reference."""
+    offenders = []
+    for path in sorted((ROOT / "kontroll").rglob("*.py")) + sorted((ROOT / "tests").rglob("*.py")):
+        if path == Path(__file__).resolve():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for name in re.findall(r"\b([\w-]+\.md)\b", line):
+                if not list(ROOT.glob(f"**/{name}")) or name in ("design.md", "domain.md", "engineering.md"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{n}: {name}")
+    assert offenders == []

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from kontroll.core import sso, totp
 from kontroll.core import users as svc
+from kontroll.core.actions import form_action, page_again
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
-from kontroll.core.permissions import Perm
-from kontroll.core.web import current_user, flash, form_id, login_required, require_perm
+from kontroll.core.permissions import Job, Perm, job_holders_clause
+from kontroll.core.web import acting_user, form_id, login_required, require_perm
 from kontroll.db import get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -70,25 +80,18 @@ def users() -> str:
 @bp.route("/anvandare/ny", methods=["GET", "POST"])
 def user_new() -> Response | str:
     form = request.form
-    if request.method == "POST":
-        db = get_session()
-        try:
-            user = svc.create_user(
-                db,
-                current_user(),  # type: ignore[arg-type]
-                username=form.get("username", ""),
-                full_name=form.get("full_name", ""),
-                password=form.get("password", ""),
-                email=form.get("email"),
-                case_system_id=form.get("case_system_id"),
-            )
-        except ValidationError as err:
-            db.rollback()
-            return Response(render_template("admin/user_new.html", form=form, error=err), status=422)
-        db.commit()
-        flash(f"Användaren {user.full_name} är skapad. Ge den nu en eller flera roller.", "success")
-        return redirect(url_for("admin.user_detail", user_id=user.id))
-    return render_template("admin/user_new.html", form=form, error=None)
+    if request.method == "GET":
+        return render_template("admin/user_new.html", form=form, error=None)
+    return form_action(
+        lambda db: svc.create_user(
+            db, acting_user(), username=form.get("username", ""), full_name=form.get("full_name", ""),
+            password=form.get("password", ""), email=form.get("email"), case_system_id=form.get("case_system_id"),
+        ),
+        on_error=page_again(lambda err, status: Response(render_template("admin/user_new.html", form=form, error=err),
+                                                          status)),
+        then=lambda user: url_for("admin.user_detail", user_id=user.id),
+        done=lambda user: f"Användaren {user.full_name} är skapad. Ge den nu en eller flera roller.",
+    )
 
 
 def _render_user(user: User, error: ValidationError | None = None, status: int = 200) -> Response:
@@ -112,16 +115,11 @@ def user_detail(user_id: int) -> Response:
 
 
 def _user_action(user_id: int, action, success: str) -> Response:  # type: ignore[no-untyped-def]
-    db = get_session()
     user = _get_user(user_id)
-    try:
-        action(db, user)
-    except ValidationError as err:
-        db.rollback()
-        return _render_user(_get_user(user_id), err, 422)
-    db.commit()
-    flash(success.format(name=user.full_name), "success")
-    return redirect(url_for("admin.user_detail", user_id=user.id))
+    name = user.full_name
+    return form_action(lambda db: action(db, user),
+                       on_error=page_again(lambda err, status: _render_user(_get_user(user_id), err, status)),
+                       then=url_for("admin.user_detail", user_id=user_id), done=success.format(name=name))
 
 
 @bp.post("/anvandare/<int:user_id>/uppgifter")
@@ -130,7 +128,7 @@ def user_update(user_id: int) -> Response:
     return _user_action(
         user_id,
         lambda db, u: svc.update_user(
-            db, current_user(), u, full_name=f.get("full_name", ""), email=f.get("email"),
+            db, acting_user(), u, full_name=f.get("full_name", ""), email=f.get("email"),
             case_system_id=f.get("case_system_id"),
         ),
         "Uppgifterna för {name} är sparade.",
@@ -141,28 +139,28 @@ def user_update(user_id: int) -> Response:
 def user_password(user_id: int) -> Response:
     return _user_action(
         user_id,
-        lambda db, u: svc.set_password(db, current_user(), u, request.form.get("password", "")),
+        lambda db, u: svc.set_password(db, acting_user(), u, request.form.get("password", "")),
         "Nytt lösenord är satt för {name}.",
     )
 
 
 @bp.post("/anvandare/<int:user_id>/las-upp")
 def user_unlock(user_id: int) -> Response:
-    return _user_action(user_id, lambda db, u: svc.unlock_user(db, current_user(), u), "Kontot för {name} är upplåst.")
+    return _user_action(user_id, lambda db, u: svc.unlock_user(db, acting_user(), u), "Kontot för {name} är upplåst.")
 
 
 @bp.post("/anvandare/<int:user_id>/stang-av")
 def user_deactivate(user_id: int) -> Response:
     return _user_action(
         user_id,
-        lambda db, u: svc.deactivate_user(db, current_user(), u),  # type: ignore[arg-type]
+        lambda db, u: svc.deactivate_user(db, acting_user(), u),  # type: ignore[arg-type]
         "{name} är avstängd och har loggats ut överallt.",
     )
 
 
 @bp.post("/anvandare/<int:user_id>/aktivera")
 def user_activate(user_id: int) -> Response:
-    return _user_action(user_id, lambda db, u: svc.activate_user(db, current_user(), u), "{name} är aktiv igen.")
+    return _user_action(user_id, lambda db, u: svc.activate_user(db, acting_user(), u), "{name} är aktiv igen.")
 
 
 @bp.post("/anvandare/<int:user_id>/sso")
@@ -170,7 +168,7 @@ def user_sso_link(user_id: int) -> Response:
     f = request.form
     return _user_action(
         user_id,
-        lambda db, u: sso.link_user(db, current_user(), u, f.get("oidc_tid"), f.get("oidc_oid")),  # type: ignore[arg-type]
+        lambda db, u: sso.link_user(db, acting_user(), u, f.get("oidc_tid"), f.get("oidc_oid")),  # type: ignore[arg-type]
         "{name} är kopplad till organisationskontot.",
     )
 
@@ -179,7 +177,7 @@ def user_sso_link(user_id: int) -> Response:
 def user_sso_unlink(user_id: int) -> Response:
     return _user_action(
         user_id,
-        lambda db, u: sso.unlink_user(db, current_user(), u),  # type: ignore[arg-type]
+        lambda db, u: sso.unlink_user(db, acting_user(), u),  # type: ignore[arg-type]
         "Kopplingen till organisationskontot är borttagen för {name}.",
     )
 
@@ -188,7 +186,7 @@ def user_sso_unlink(user_id: int) -> Response:
 def user_totp_reset(user_id: int) -> Response:
     return _user_action(
         user_id,
-        lambda db, u: totp.reset(db, current_user(), u),  # type: ignore[arg-type]
+        lambda db, u: totp.reset(db, acting_user(), u),  # type: ignore[arg-type]
         "Tvåstegsverifieringen är avstängd för {name}. Hen loggar nu in med bara lösenord.",
     )
 
@@ -203,7 +201,7 @@ def user_add_role(user_id: int) -> Response:
             unit = svc.get_unit_by_code(db, code)
             if unit is None:
                 raise ValidationError(f"Enheten {code} finns inte.", "unit")
-        svc.add_role(db, current_user(), user, role, unit)  # type: ignore[arg-type]
+        svc.add_role(db, acting_user(), user, role, unit)  # type: ignore[arg-type]
 
     return _user_action(user_id, add, "Rollen är tilldelad {name}.")
 
@@ -214,7 +212,7 @@ def user_remove_role(user_id: int, assignment_id: int) -> Response:
         assignment = db.get(RoleAssignment, assignment_id)
         if assignment is None or assignment.user_id != user.id:
             abort(404)
-        svc.remove_role(db, current_user(), assignment)  # type: ignore[arg-type]
+        svc.remove_role(db, acting_user(), assignment)
 
     return _user_action(user_id, remove, "Rollen är borttagen för {name}.")
 
@@ -229,40 +227,23 @@ def units() -> str:
 
 @bp.post("/enheter")
 def unit_create() -> Response:
-    db = get_session()
     f = request.form
-    try:
-        unit = svc.create_unit(
-            db,
-            current_user(),  # type: ignore[arg-type]
-            code=f.get("code", ""),
-            name=f.get("name", ""),
-            drawer_role=svc.parse_role(f.get("drawer_role", "sektionschef")),
-            sample_size=_int("sample_size", 2),
-        )
-    except ValidationError as err:
-        db.rollback()
-        return Response(render_template("admin/units.html", units=_units(), form=f, error=err, roles=Role), 422)
-    db.commit()
-    flash(f"Enheten {unit.code} är skapad.", "success")
-    return redirect(url_for("admin.unit_detail", code=unit.code))
+    return form_action(
+        lambda db: svc.create_unit(db, acting_user(), code=f.get("code", ""), name=f.get("name", ""),
+                                   drawer_role=svc.parse_role(f.get("drawer_role", "sektionschef")),
+                                   sample_size=_int("sample_size", 2)),
+        on_error=page_again(lambda err, status: Response(
+            render_template("admin/units.html", units=_units(), form=f, error=err, roles=Role), status)),
+        then=lambda unit: url_for("admin.unit_detail", code=unit.code),
+        done=lambda unit: f"Enheten {unit.code} är skapad.",
+    )
 
 
 def _render_unit(unit: Unit, error: ValidationError | None = None, status: int = 200) -> Response:
     db = get_session()
     teams = list(db.scalars(select(Team).where(Team.unit_id == unit.id).order_by(Team.name)))
-    leads = list(
-        db.scalars(
-            select(User)
-            .join(RoleAssignment, RoleAssignment.user_id == User.id)
-            .where(
-                RoleAssignment.unit_id == unit.id,
-                RoleAssignment.role == Role.FORSTE_SOCIALSEKRETERARE,
-                User.is_active.is_(True),
-            )
-            .order_by(User.full_name)
-        )
-    )
+    leads = list(db.scalars(select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+                            .where(job_holders_clause(Job.TEAM_LEAD, unit)).distinct().order_by(User.full_name)))
     html = render_template(
         "admin/unit_detail.html", unit=unit, teams=teams, leads=leads, error=error,
         form=request.form if error else {}, roles=Role,
@@ -277,44 +258,28 @@ def unit_detail(code: str) -> Response:
 
 @bp.post("/enheter/<code>")
 def unit_update(code: str) -> Response:
-    db = get_session()
     unit = _get_unit(code)
     f = request.form
-    try:
-        svc.update_unit(
-            db,
-            current_user(),  # type: ignore[arg-type]
-            unit,
-            name=f.get("name", ""),
-            drawer_role=svc.parse_role(f.get("drawer_role", "")),
-            sample_size=_int("sample_size"),
-            genomgang_min=_int("genomgang_min"),
-            genomgang_max=_int("genomgang_max"),
-            hemmablindhet_protection=f.get("hemmablindhet_protection") == "ja",
-            stratify_by_team=f.get("stratify_by_team") == "ja",
-            exclude_reviewed_months=_int("exclude_reviewed_months", 0),
-            snapshot_max_age_days=_int("snapshot_max_age_days", 35),
-        )
-    except ValidationError as err:
-        db.rollback()
-        return _render_unit(_get_unit(code), err, 422)
-    db.commit()
-    flash(f"Inställningarna för {unit.code} är sparade.", "success")
-    return redirect(url_for("admin.unit_detail", code=unit.code))
+    return _unit_action(code, lambda db: svc.update_unit(
+        db, acting_user(), unit, name=f.get("name", ""), drawer_role=svc.parse_role(f.get("drawer_role", "")),
+        sample_size=_int("sample_size"), genomgang_min=_int("genomgang_min"), genomgang_max=_int("genomgang_max"),
+        hemmablindhet_protection=f.get("hemmablindhet_protection") == "ja",
+        stratify_by_team=f.get("stratify_by_team") == "ja",
+        exclude_reviewed_months=_int("exclude_reviewed_months", 0),
+        snapshot_max_age_days=_int("snapshot_max_age_days", 35),
+    ), f"Inställningarna för {unit.code} är sparade.")
+
+
+def _unit_action(code: str, action, done: str) -> Response:  # type: ignore[no-untyped-def]
+    return form_action(action, on_error=page_again(lambda err, status: _render_unit(_get_unit(code), err, status)),
+                       then=url_for("admin.unit_detail", code=code.upper()), done=done)
 
 
 @bp.post("/enheter/<code>/grupper")
 def team_create(code: str) -> Response:
-    db = get_session()
     unit = _get_unit(code)
-    try:
-        svc.create_team(db, current_user(), unit, request.form.get("team_name", ""))  # type: ignore[arg-type]
-    except ValidationError as err:
-        db.rollback()
-        return _render_unit(_get_unit(code), err, 422)
-    db.commit()
-    flash("Gruppen är skapad.", "success")
-    return redirect(url_for("admin.unit_detail", code=unit.code))
+    return _unit_action(code, lambda db: svc.create_team(db, acting_user(), unit, request.form.get("team_name", "")),
+                        "Gruppen är skapad.")
 
 
 @bp.post("/enheter/<code>/grupper/<int:team_id>/ledare")
@@ -325,16 +290,13 @@ def team_lead(code: str, team_id: int) -> Response:
     if team is None or team.unit_id != unit.id:
         abort(404)
     lead_id = request.form.get("lead", "").strip()
-    lead = None
-    try:
+
+    def set_lead(db: Session) -> None:
+        lead = None
         if lead_id:
             lead = db.get(User, lead_pk) if (lead_pk := form_id(lead_id)) is not None else None
             if lead is None:
                 raise ValidationError("Den valda personen finns inte.", "lead")
-        svc.set_team_lead(db, current_user(), team, lead)  # type: ignore[arg-type]
-    except ValidationError as err:
-        db.rollback()
-        return _render_unit(_get_unit(code), err, 422)
-    db.commit()
-    flash(f"Ledare för {team.name} är sparad.", "success")
-    return redirect(url_for("admin.unit_detail", code=unit.code))
+        svc.set_team_lead(db, acting_user(), team, lead)
+
+    return _unit_action(code, set_lead, f"Ledare för {team.name} är sparad.")

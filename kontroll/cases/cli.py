@@ -19,12 +19,11 @@ caselist_cli = AppGroup("caselist", help="Ärendelistor.")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def import_command(unit_code: str, username: str, columns: tuple[str, ...], file: Path) -> None:
     """Importera en ärendelista (CSV eller xlsx) som en ny ögonblicksbild."""
-    from kontroll.cases import services as svc
-    from kontroll.cases.parsing import CaseListError
-    from kontroll.cli import _unit, cli_actor, cli_session
     from flask import current_app
 
-    from kontroll.cases.parsing import ImportLimits
+    from kontroll.cases import services as svc
+    from kontroll.cases.parsing import CaseListError, ImportLimits
+    from kontroll.core.cli import cli_actor, cli_session, cli_unit
     from kontroll.core.errors import ValidationError
     from kontroll.core.permissions import PermissionDenied
 
@@ -42,7 +41,7 @@ def import_command(unit_code: str, username: str, columns: tuple[str, ...], file
         sys.exit(1)
     with cli_session() as session:
         actor = cli_actor(session, username)
-        unit = _unit(session, unit_code)
+        unit = cli_unit(session, unit_code)
         try:
             snapshot = svc.import_file(session, actor, unit, data, file.name, overrides=overrides, source="cli",
                                        limits=ImportLimits.from_config(current_app.config))

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
+from kontroll.db import JSON_TEXT, MACHINE, Base, UTCDateTime, utcnow
 
 
 class ImmutableError(RuntimeError):

@@ -5,22 +5,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
-from sqlalchemy import func, or_, select
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kontroll.cases import services as svc
-from kontroll.cases.handlaggare import NO_TEAM, team_label
-from kontroll.cases.handlaggare import label as handlaggare_label
-from kontroll.cases.models import CaseListApiToken, CaseListSnapshot, SnapshotCase
+from kontroll.cases.models import CaseListApiToken, CaseListSnapshot
 from kontroll.cases.parsing import FIELD_LABELS, FIELDS, CaseListError, ImportLimits
-from kontroll.core import audit, hooks
+from kontroll.core import audit
+from kontroll.core.actions import Page, back_to, form_action, page_again, unit_with
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can
-from kontroll.core.web import acting_user, csrf_exempt, flash, login_required, page_arg, require_perm, unit_or_404
+from kontroll.core.web import acting_user, csrf_exempt, flash, login_required
 from kontroll.db import get_session
-from kontroll.privacy.redaction import redaction_sentences
+from kontroll.privacy.models import redaction_sentences
 
 bp = Blueprint("cases", __name__, url_prefix="/enheter/<code>/arendelistor")
 api = Blueprint("cases_api", __name__, url_prefix="/api/v1")
@@ -37,22 +45,11 @@ def _overrides_from_form() -> dict[str, str]:
 @bp.get("")
 @login_required
 def snapshots(code: str) -> str:
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_CASELIST, unit)
+    unit = unit_with(code, Perm.VIEW_CASELIST)
     db = get_session()
-    total = svc.snapshot_count(db, unit)
-    page = page_arg(total, PAGE_SIZE)
-    rows = list(
-        db.scalars(
-            select(CaseListSnapshot)
-            .where(CaseListSnapshot.unit_id == unit.id)
-            .order_by(CaseListSnapshot.imported_dt.desc(), CaseListSnapshot.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        )
-    )
-    return render_template("cases/snapshots.html", unit=unit, snapshots=rows, page=page,
-                           pages=max(1, -(-total // PAGE_SIZE)), total=total)
+    page = Page.of(svc.snapshot_count(db, unit), PAGE_SIZE)
+    return render_template("cases/snapshots.html", unit=unit, snapshots=svc.snapshots_of(db, unit, page.offset, page.size),
+                           page=page.number, pages=page.pages, total=page.total)
 
 
 def _render_upload(unit: Unit, error: CaseListError | ValidationError | None = None, status: int = 200) -> Response:
@@ -67,16 +64,13 @@ def _render_upload(unit: Unit, error: CaseListError | ValidationError | None = N
 @bp.get("/ny")
 @login_required
 def upload_form(code: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.IMPORT_CASELIST, unit)
-    return _render_upload(unit)
+    return _render_upload(unit_with(code, Perm.IMPORT_CASELIST))
 
 
 @bp.post("/ny")
 @login_required
 def upload(code: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.IMPORT_CASELIST, unit)
+    unit = unit_with(code, Perm.IMPORT_CASELIST)
     db = get_session()
     file = request.files.get("fil")
     if file is None or not file.filename:
@@ -99,13 +93,12 @@ def upload(code: str) -> Response:
 @bp.post("/forhandsgranskning/<pending_id>/bekrafta")
 @login_required
 def confirm(code: str, pending_id: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.IMPORT_CASELIST, unit)
+    unit = unit_with(code, Perm.IMPORT_CASELIST)
     db = get_session()
     try:
         snapshot = svc.confirm_pending(db, acting_user(), unit, pending_id)
     except ValidationError as err:
-        db.commit()  # a stale preview is removed
+        db.commit()  # not form_action: the refusal keeps one change, a stale preview removed
         flash(err.message, "error")
         return redirect(url_for("cases.upload_form", code=unit.code))
     db.commit()
@@ -116,63 +109,33 @@ def confirm(code: str, pending_id: str) -> Response:
 @bp.post("/forhandsgranskning/<pending_id>/avbryt")
 @login_required
 def cancel(code: str, pending_id: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.IMPORT_CASELIST, unit)
-    db = get_session()
-    svc.cancel_pending(db, acting_user(), pending_id)
-    db.commit()
-    flash("Importen är avbruten. Ingenting sparades.", "info")
-    return redirect(url_for("cases.snapshots", code=unit.code))
+    unit = unit_with(code, Perm.IMPORT_CASELIST)
+    return form_action(lambda db: svc.cancel_pending(db, acting_user(), pending_id),
+                       on_error=back_to(url_for("cases.snapshots", code=unit.code)),
+                       then=url_for("cases.snapshots", code=unit.code),
+                       done="Importen är avbruten. Ingenting sparades.", category="info")
 
 
 @bp.get("/<int:snapshot_id>")
 @login_required
 def snapshot(code: str, snapshot_id: int) -> str:
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_CASELIST, unit)
+    unit = unit_with(code, Perm.VIEW_CASELIST)
     db = get_session()
     snap = db.get(CaseListSnapshot, snapshot_id)
     if snap is None or snap.unit_id != unit.id:
         abort(404)
     handlaggare = request.args.get("handlaggare", "").strip()
     team = request.args.get("grupp", "").strip()
-    query = select(SnapshotCase).where(SnapshotCase.snapshot_id == snap.id)
-    if handlaggare:
-        query = query.where(or_(SnapshotCase.handlaggare_signatur == handlaggare, SnapshotCase.handlaggare_namn == handlaggare))
-    if team == NO_TEAM:
-        query = query.where(SnapshotCase.team.is_(None))
-    elif team:
-        query = query.where(SnapshotCase.team == team)
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = page_arg(total, PAGE_SIZE)
-    cases = list(db.scalars(query.order_by(SnapshotCase.case_ref).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
-    options = _filter_options(db, snap)
-    mapping = json.loads(snap.mapping)
+    page = Page.of(svc.snapshot_case_count(db, snap, handlaggare, team), PAGE_SIZE)
+    cases = svc.snapshot_cases(db, snap, handlaggare, team, page.offset, page.size)
     audit.record_view(db, acting_user(), "caselist.view", object_type="case_list_snapshot", object_id=snap.id,
                       unit=unit)
     return render_template(
-        "cases/snapshot.html", unit=unit, snap=snap, cases=cases, total=total, page=page,
-        pages=max(1, -(-total // PAGE_SIZE)), options=options, filters={"handlaggare": handlaggare, "grupp": team},
-        mapping=mapping, labels=FIELD_LABELS, redactions=redaction_sentences(db, snap.id),
+        "cases/snapshot.html", unit=unit, snap=snap, cases=cases, total=page.total, page=page.number,
+        pages=page.pages, options=svc.snapshot_filter_options(db, snap),
+        filters={"handlaggare": handlaggare, "grupp": team}, mapping=json.loads(snap.mapping), labels=FIELD_LABELS,
+        redactions=redaction_sentences(db, snap.id),
     )
-
-
-def _filter_options(db: Session, snap: CaseListSnapshot) -> dict[str, list[tuple[str, str, int]]]:
-    handlaggare = [
-        (sig or namn or "", handlaggare_label(namn, sig, none=""), n)
-        for namn, sig, n in db.execute(
-            select(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur, func.count())
-            .where(SnapshotCase.snapshot_id == snap.id)
-            .group_by(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur)
-        )
-    ]
-    teams = [
-        (team_label(t), team_label(t), n)
-        for t, n in db.execute(
-            select(SnapshotCase.team, func.count()).where(SnapshotCase.snapshot_id == snap.id).group_by(SnapshotCase.team)
-        )
-    ]
-    return {"handlaggare": sorted(handlaggare, key=lambda t: t[1].casefold()), "grupp": sorted(teams)}
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -192,33 +155,28 @@ def _render_settings(unit: Unit, error: ValidationError | None = None, new_token
 @bp.get("/installningar")
 @login_required
 def settings(code: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
-    return _render_settings(unit)
+    return _render_settings(unit_with(code, Perm.MANAGE_CASELIST_SETTINGS))
+
+
+def _settings_action(unit: Unit, action, done: str) -> Response:  # type: ignore[no-untyped-def]
+    return form_action(action, on_error=page_again(lambda err, status: _render_settings(unit, err, status=status)),
+                       then=url_for("cases.settings", code=unit.code), done=done)
 
 
 @bp.post("/installningar/kolumner")
 @login_required
 def save_mapping(code: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
-    db = get_session()
-    try:
-        svc.save_mapping(db, acting_user(), unit, {f: request.form.get(f"kolumn_{f}", "") for f in FIELDS})
-    except ValidationError as err:
-        db.rollback()
-        return _render_settings(unit, err, status=422)
-    db.commit()
-    flash("Kolumnmappningen är sparad.", "success")
-    return redirect(url_for("cases.settings", code=unit.code))
+    unit = unit_with(code, Perm.MANAGE_CASELIST_SETTINGS)
+    mapping = {f: request.form.get(f"kolumn_{f}", "") for f in FIELDS}
+    return _settings_action(unit, lambda db: svc.save_mapping(db, acting_user(), unit, mapping),
+                            "Kolumnmappningen är sparad.")
 
 
 @bp.post("/installningar/nycklar")
 @login_required
 def create_token(code: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
-    db = get_session()
+    unit = unit_with(code, Perm.MANAGE_CASELIST_SETTINGS)
+    db = get_session()  # not form_action: the new key is shown once, on this page, not after a redirect
     try:
         token, _row = svc.create_api_token(db, acting_user(), unit, request.form.get("label", ""))
     except ValidationError as err:
@@ -231,17 +189,9 @@ def create_token(code: str) -> Response:
 @bp.post("/installningar/nycklar/<int:token_id>/aterkalla")
 @login_required
 def revoke_token(code: str, token_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.MANAGE_CASELIST_SETTINGS, unit)
-    db = get_session()
-    try:
-        svc.revoke_api_token(db, acting_user(), unit, token_id)
-    except ValidationError as err:
-        db.rollback()
-        return _render_settings(unit, err, status=422)
-    db.commit()
-    flash("Nyckeln är återkallad.", "success")
-    return redirect(url_for("cases.settings", code=unit.code))
+    unit = unit_with(code, Perm.MANAGE_CASELIST_SETTINGS)
+    return _settings_action(unit, lambda db: svc.revoke_api_token(db, acting_user(), unit, token_id),
+                            "Nyckeln är återkallad.")
 
 
 # --- JSON API -----------------------------------------------------------------------------
@@ -294,7 +244,7 @@ def api_import(code: str) -> Response:
                   "meddelande": f"Importerade {snap.row_count} ärenden (sha256 {snap.sha256})"}, 201)
 
 
-def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+def unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
     if not can(user, Perm.VIEW_CASELIST, unit):
         return None
     return "cases/_unit_section.html", {
@@ -303,5 +253,3 @@ def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, A
         "can_settings": can(user, Perm.MANAGE_CASELIST_SETTINGS, unit),
     }
 
-
-hooks.unit_sections.append(_unit_section)

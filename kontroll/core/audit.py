@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import Select, and_, event, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from kontroll.core.models import AuditEntry, Unit, User
@@ -107,7 +107,7 @@ def record_view(
     """Record that ``actor`` looked at a case-level page, and commit at once.
 
     Case-level pages show information under socialtjänstsekretess; who saw what is part of
-    the audit trail (design.md). A GET view calls this after its permission checks.
+    the audit trail (docs/architecture.md). A GET view calls this after its permission checks.
     """
     record(session, actor, action, object_type=object_type, object_id=object_id, unit=unit)
     session.commit()
@@ -242,6 +242,50 @@ def verify_chain(session: Session, key: bytes, *, batch: int = 2000) -> ChainRep
             last_id = entry.id
         for entry in rows:
             session.expunge(entry)
+
+
+@dataclass(frozen=True)
+class LogSearch:
+    """What the audit log page asks for. Empty fields do not narrow; dates are local days,
+    both ends included; ``obj`` is a case reference or "typ nummer" as the page shows it
+    (``draw 12``)."""
+
+    action: str = ""
+    actor: str = ""
+    unit_id: int | None = None
+    obj: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def query(self, tz: dt.tzinfo) -> Select[tuple[AuditEntry]]:
+        query = select(AuditEntry)
+        if self.action:
+            query = query.where(AuditEntry.action == self.action)
+        if self.actor:
+            query = query.where(func.lower(AuditEntry.actor_label) == self.actor.lower())
+        if self.unit_id is not None:
+            query = query.where(AuditEntry.unit_id == self.unit_id)
+        if self.obj:
+            kind, _, ident = self.obj.partition(" ")
+            query = query.where(
+                or_(AuditEntry.object_id == self.obj[:64],
+                    and_(AuditEntry.object_type == kind, AuditEntry.object_id == ident.strip()[:64]))
+            )
+        if self.date_from:
+            query = query.where(AuditEntry.occurred_dt >= dt.datetime.combine(self.date_from, dt.time(), tz))
+        if self.date_to:
+            end = dt.datetime.combine(self.date_to + dt.timedelta(days=1), dt.time(), tz)
+            query = query.where(AuditEntry.occurred_dt < end)
+        return query
+
+
+def search_count(session: Session, search: LogSearch, tz: dt.tzinfo) -> int:
+    return session.scalar(select(func.count()).select_from(search.query(tz).subquery())) or 0
+
+
+def search_entries(session: Session, search: LogSearch, tz: dt.tzinfo, *, offset: int, limit: int) -> list[AuditEntry]:
+    """The matching entries, newest first."""
+    return list(session.scalars(search.query(tz).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)))
 
 
 def _request_ip() -> str | None:

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
+from kontroll.db import JSON_TEXT, MACHINE, Base, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):

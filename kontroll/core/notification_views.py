@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
 
 from kontroll.core import notifications as svc
+from kontroll.core.actions import Page
 from kontroll.core.models import User
 from kontroll.core.web import current_user, flash, login_required
 from kontroll.db import get_session
@@ -24,16 +25,8 @@ def _me() -> User:
     return user
 
 
-def _page(total: int) -> int:
-    try:
-        page = int(request.values.get("sida", "1"))
-    except ValueError:
-        page = 1
-    return min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
-
-
 def _back() -> Response:
-    page = _page(svc.count_for_user(get_session(), _me()))
+    page = Page.of(svc.count_for_user(get_session(), _me()), PAGE_SIZE).number
     return redirect(url_for("notifications.index", sida=page) if page > 1 else url_for("notifications.index"))
 
 
@@ -43,15 +36,14 @@ def index() -> str:
     db = get_session()
     me = _me()
     total = svc.count_for_user(db, me)
-    page = _page(total)
-    items = svc.for_user(db, me, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    page = Page.of(total, PAGE_SIZE)
     return render_template(
         "notifications/index.html",
-        items=items,
+        items=svc.for_user(db, me, limit=PAGE_SIZE, offset=page.offset),
         total=total,
         unread_total=svc.unread_count(db, me),
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        page=page.number,
+        pages=page.pages,
         kind_labels=svc.KIND_LABELS,
     )
 

@@ -38,13 +38,14 @@ class Perm(enum.StrEnum):
     VIEW_SUMMARY = "view_summary"  # the yearly summary: aggregates only, never a case reference or name
     SIGN_ASSESSMENT = "sign_assessment"  # write and sign the unit's bedömning in the yearly summary
     REDACT = "redact"  # replace a stored personnummer with a marker (kontroll privacy redact)
+    REVISE_TEMPLATES = "revise_templates"  # is told when a checklist template is due for revision
 
 
 R = Role
 
 
 class Job(enum.StrEnum):
-    """A job a person is *chosen* for in a unit (design.md invariant 10). Only someone who
+    """A job a person is *chosen* for in a unit (docs/architecture.md, invariant 10). Only someone who
     holds one of the job's roles in that very unit may be chosen; an org-wide role (nämnd,
     revisor, systemadministratör) never counts, and an override of a separation rule never
     widens who may be chosen."""
@@ -75,6 +76,9 @@ JOB_ROLE_TEXT: dict[Job, str] = {
 
 #: roles that may review a drawn case
 REVIEWER_ROLES = JOB_ROLES[Job.REVIEWER]
+
+#: the roles a unit may be configured to have its stickprov drawn by (Unit.drawer_role)
+DRAWER_ROLES: tuple[Role, ...] = (R.SEKTIONSCHEF, R.ADMINISTRATOR)
 
 
 PERMISSIONS: dict[Perm, frozenset[Role]] = {
@@ -108,9 +112,8 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
     Perm.VIEW_SUMMARY: frozenset({R.NAMND, R.REVISOR, R.SEKTIONSCHEF, R.ENHETSCHEF, R.SYSTEMADMINISTRATOR}),
     Perm.SIGN_ASSESSMENT: frozenset({R.SEKTIONSCHEF}),
     Perm.REDACT: frozenset({R.SYSTEMADMINISTRATOR}),
+    Perm.REVISE_TEMPLATES: frozenset({R.SEKTIONSCHEF, R.SYSTEMADMINISTRATOR}),
 }
-
-
 
 
 def may_draw(user: User | None, unit: Unit) -> bool:
@@ -178,6 +181,37 @@ def can_anywhere(user: User | None, perm: Perm) -> bool:
 def require(user: User | None, perm: Perm, unit: Unit | int | None = None) -> None:
     if not can(user, perm, unit):
         raise PermissionDenied()
+
+
+def drawers(session: Session, unit: Unit) -> list[User]:
+    """Who draws the unit's stickprov (:func:`may_draw`): the active holders of its drawer role."""
+    from kontroll.core.models import RoleAssignment
+
+    return list(session.scalars(
+        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id == unit.id, RoleAssignment.role == unit.drawer_role, User.is_active.is_(True))
+        .distinct().order_by(User.id)))
+
+
+def holders_anywhere(session: Session, perm: Perm) -> list[User]:
+    """Every active user who holds ``perm`` in some unit or for the whole organisation."""
+    from kontroll.core.models import RoleAssignment
+
+    return list(session.scalars(
+        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.role.in_(sorted(PERMISSIONS[perm])), User.is_active.is_(True))
+        .distinct().order_by(User.id)))
+
+
+def holders_in(session: Session, perm: Perm, unit: Unit) -> list[User]:
+    """Every active user who holds ``perm`` in ``unit`` itself (the people told about it)."""
+    from kontroll.core.models import RoleAssignment
+
+    return list(session.scalars(
+        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.role.in_(sorted(PERMISSIONS[perm])), RoleAssignment.unit_id == unit.id,
+               User.is_active.is_(True))
+        .distinct().order_by(User.id)))
 
 
 def units_where(session: Session, user: User | None, perm: Perm) -> list[Unit]:

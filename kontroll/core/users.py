@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from kontroll.core import audit, auth
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
-from kontroll.core.permissions import JOB_ROLE_TEXT, Job, may_hold
+from kontroll.core.permissions import DRAWER_ROLES, JOB_ROLE_TEXT, Job, may_hold
 from kontroll.privacy.guard import check_text
 
 Actor = User | str
@@ -46,6 +46,24 @@ def get_user_by_username(session: Session, username: str) -> User | None:
 
 def get_unit_by_code(session: Session, code: str) -> Unit | None:
     return session.scalar(select(Unit).where(Unit.code == code.strip().upper()))
+
+
+def unit_people(session: Session, unit: Unit) -> tuple[list[Team], list[tuple[User, list[Role]]]]:
+    """The unit's teams (with their leads) and its active members with their roles in it,
+    by name: what the unit page shows."""
+    teams = list(session.scalars(
+        select(Team).where(Team.unit_id == unit.id).options(selectinload(Team.lead)).order_by(Team.name)
+    ))
+    rows = session.execute(
+        select(User, RoleAssignment.role)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(RoleAssignment.unit_id == unit.id, User.is_active.is_(True))
+        .order_by(User.full_name)
+    ).all()
+    by_user: dict[int, tuple[User, list[Role]]] = {}
+    for member, role in rows:
+        by_user.setdefault(member.id, (member, []))[1].append(role)
+    return teams, list(by_user.values())
 
 
 def _check_case_system_id(session: Session, value: str | None, user: User | None = None) -> str | None:
@@ -245,7 +263,7 @@ def _check_unit_settings(
     if len(name) > 200:
         raise ValidationError("Enhetens namn får ha högst 200 tecken.", "name")
     check_text(name, "Enhetens namn", "name")
-    if drawer_role not in (Role.SEKTIONSCHEF, Role.ADMINISTRATOR):
+    if drawer_role not in DRAWER_ROLES:
         raise ValidationError("Stickprovet dras av sektionschef eller administratör.", "drawer_role")
     if not 1 <= sample_size <= 1000:
         raise ValidationError("Stickprovets storlek ska vara mellan 1 och 1000 ärenden i månaden.", "sample_size")

@@ -1,47 +1,22 @@
-"""Login (password, TOTP code, single sign-on), logout, my account's TOTP, the start page, unit overview, the audit log page and the health check."""
+"""The start page, a unit's page, the audit log page and the health check. Signing in and out
+is in :mod:`kontroll.core.account_views`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from sqlalchemy import and_, func, or_, select, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from flask import Blueprint, Response, current_app, g, render_template, request
+from sqlalchemy import select, text
 
-from kontroll.core import audit, auth, hooks, sso, totp
-from kontroll.core.audit import ACTION_LABELS
-from kontroll.core.errors import ValidationError
-from kontroll.core.models import AuditEntry, Role, RoleAssignment, Team, Unit, User
-from kontroll.core.permissions import Perm, all_roles, units_where
+from kontroll.core import audit, users
+from kontroll.core.actions import Page
+from kontroll.core.hooks import hooks_of
+from kontroll.core.models import Unit
+from kontroll.core.permissions import Perm, can, units_where
 from kontroll.core.timezone import local_zone
-from kontroll.core.web import (
-    CSP,
-    _local_next,
-    current_session,
-    current_user,
-    end_login_session,
-    ensure_session,
-    flash,
-    login_required,
-    page_arg,
-    require_perm,
-    start_login_session,
-    take_kept_form,
-)
-from kontroll.db import get_session, utcnow
+from kontroll.core.web import current_user, login_required, require_perm, unit_or_404
+from kontroll.db import get_session
 
 bp = Blueprint("core", __name__)
 
@@ -94,348 +69,36 @@ def _schema_head() -> str | None:
     return _schema_heads[0]
 
 
-# --- login: password (+ TOTP code) or single sign-on --------------------------------------
-#
-# A login in progress lives in the visitor's server-side session row (``pending_login``):
-# after a correct password for an account with TOTP, or between leaving for the identity
-# provider and coming back. The session proper starts only when the last step succeeds.
-
-TOTP_STEP_SECONDS = 5 * 60
-LOCAL_LOGIN_OFF = "Inloggning med lösenord är avstängd. Logga in med organisationens konto."
-
-
-def _login_page(status: int = 200, **context: object) -> Response:
-    cfg = current_app.config
-    context.setdefault("next_url", None)
-    context.setdefault("username", "")
-    context.setdefault("error", None)
-    html = render_template(
-        "core/login.html", sso_enabled=sso.is_enabled(cfg), local_enabled=cfg["LOCAL_LOGIN_ENABLED"], **context
-    )
-    response = Response(html, status=status)
-    origin = sso.provider_origin(cfg) if sso.is_enabled(cfg) else ""
-    if origin:
-        # form-action also governs where a form's redirect may lead: the SSO button's POST
-        # answers with a redirect to the provider, which 'self' alone would block
-        response.headers["Content-Security-Policy"] = CSP.replace(
-            "form-action 'self'", f"form-action 'self' {origin}"
-        )
-    return response
-
-
-def _pending(kind: str | None = None) -> dict | None:
-    row = current_session()
-    if row is None or not row.pending_login:
-        return None
-    try:
-        data = json.loads(row.pending_login)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or (kind is not None and data.get("kind") != kind):
-        return None
-    return data
-
-
-def _set_pending(data: dict | None) -> None:
-    """Keep (or drop) the login in progress; the view commits (a new anonymous session row
-    is stored after the view, with it)."""
-    row = ensure_session() if data is not None else current_session()
-    if row is not None:
-        row.pending_login = None if data is None else json.dumps(data, ensure_ascii=False)
-
-
-def _after_login(next_url: str | None, kept: tuple[str, list[tuple[str, str]]] | None = None) -> Response | str:
-    """Where a login leads: the form this user typed before their session expired, if this
-    browser kept one for them (kontroll.core.web.take_kept_form), else the page they asked for."""
-    if kept is not None:
-        return render_template("core/resume.html", resume_url=kept[0], kept=kept[1])
-    return redirect(next_url or url_for("core.start"))
-
-
-@bp.route("/logga-in", methods=["GET", "POST"])
-def login() -> Response | str:
-    next_url = _local_next(request.values.get("next"))
-    cfg = current_app.config
-    if request.method == "GET":
-        if current_user() is not None:
-            return redirect(next_url or url_for("core.start"))
-        return _login_page(next_url=next_url, expired=request.args.get("utgangen") == "1",
-                           interrupted=request.args.get("avbruten") == "1")
-
-    if not cfg["LOCAL_LOGIN_ENABLED"]:
-        return _login_page(403, next_url=next_url, error=LOCAL_LOGIN_OFF)
-    username = request.form.get("username", "")[:200]
-    password = request.form.get("password", "")[:512]
-    db = get_session()
-    throttle = auth.AddressThrottle(cfg["SECRET_KEY"], cfg["LOGIN_ADDRESS_MAX_FAILURES"],
-                                    cfg["LOGIN_ADDRESS_WINDOW_SECONDS"])
-    wait = throttle.retry_after(db, request.remote_addr)
-    if wait is not None:
-        minutes = max(1, -(-wait // 60))
-        response = _login_page(429, next_url=next_url, username=username, error=(
-            "För många misslyckade inloggningar från din dator på kort tid. Vänta "
-            f"{minutes} {'minut' if minutes == 1 else 'minuter'} och försök igen."))
-        response.headers["Retry-After"] = str(wait)
-        return response
-    result = auth.authenticate(
-        db,
-        username,
-        password,
-        max_failures=cfg["LOGIN_MAX_FAILURES"],
-        lock_seconds=cfg["LOGIN_LOCK_SECONDS"],
-        secret=cfg["SECRET_KEY"],
-        address=request.remote_addr,
-        throttle=throttle,
-    )
-    if result.needs_totp:
-        assert result.user is not None
-        _set_pending({"kind": "totp", "user_id": result.user.id, "since": time.time(), "next": next_url})
-        db.commit()
-        return redirect(url_for("core.login_code"))
-    if not result.ok:
-        db.commit()  # the failure count and the audit entry are kept
-        return _login_page(401, next_url=next_url, username=username, error=result.message)
-    assert result.user is not None
-    kept = take_kept_form(result.user)  # before the rotation ends this browser's anonymous session
-    start_login_session(result.user)
-    db.commit()
-    return _after_login(next_url, kept)
-
-
-@bp.route("/logga-in/kod", methods=["GET", "POST"])
-def login_code() -> Response | str:
-    """The second step for an account with TOTP: the session starts once the code is right."""
-    cfg = current_app.config
-    db = get_session()
-    pending = _pending("totp")
-    user = None
-    if pending and time.time() - float(pending.get("since", 0)) <= TOTP_STEP_SECONDS:
-        user = db.get(User, int(pending.get("user_id", 0)))
-    if user is None or not cfg["LOCAL_LOGIN_ENABLED"]:
-        if pending:
-            _set_pending(None)
-            db.commit()
-        return redirect(url_for("core.login", avbruten=1))
-    if request.method == "GET":
-        return render_template("core/login_code.html", error=None)
-
-    result = auth.verify_totp_login(
-        db,
-        user,
-        request.form.get("totp_code", "")[:50],
-        secret_key=cfg["SECRET_KEY"],
-        max_failures=cfg["LOGIN_MAX_FAILURES"],
-        lock_seconds=cfg["LOGIN_LOCK_SECONDS"],
-    )
-    if result.ok:
-        kept = take_kept_form(user)
-        start_login_session(user)  # ends the anonymous session and its pending login
-        db.commit()
-        return _after_login(pending.get("next"), kept)
-    locked = user.locked_until_dt is not None and user.locked_until_dt > utcnow()
-    if locked or not user.is_active or not user.is_totp_enabled:
-        _set_pending(None)  # start again from the password
-        db.commit()
-        return _login_page(401, next_url=pending.get("next"), username=user.username, error=result.message)
-    db.commit()  # the failure count and the audit entry are kept
-    return Response(render_template("core/login_code.html", error=result.message), status=401)
-
-
-def _sso_redirect_uri() -> str:
-    public = current_app.config.get("PUBLIC_URL") or ""
-    if public:
-        return public.rstrip("/") + url_for("core.sso_callback")
-    return url_for("core.sso_callback", _external=True)
-
-
-def _sso_refused(err: sso.SSOError) -> Response:
-    ids = err.details if err.reason == "unknown_user" else {}
-    html = render_template("core/login_sso_error.html", message=err.message, ids=ids,
-                           local_enabled=current_app.config["LOCAL_LOGIN_ENABLED"])
-    return Response(html, status=err.status)
-
-
-@bp.post("/logga-in/sso")
-def sso_start() -> Response:
-    """Leave for the organisation's identity provider (state, nonce and PKCE kept here)."""
-    if not sso.is_enabled(current_app.config):
-        abort(404)
-    db = get_session()
-    try:
-        url, pending = sso.begin(current_app, _sso_redirect_uri(), _local_next(request.form.get("next")))
-    except sso.SSOError as err:
-        audit.record(db, None, "login.sso_failure", details={"orsak": err.reason})
-        db.commit()
-        return _sso_refused(err)
-    _set_pending(pending)
-    db.commit()
-    return redirect(url)
-
-
-@bp.get("/logga-in/sso/svar")
-def sso_callback() -> Response:
-    """Back from the identity provider: check, find the user, start the session."""
-    cfg = current_app.config
-    if not sso.is_enabled(cfg):
-        abort(404)
-    db = get_session()
-    pending = _pending()
-    _set_pending(None)  # one round trip, one try
-    try:
-        claims = sso.finish(current_app, request.args, pending)
-        user = sso.sign_in(db, claims, cfg)
-    except sso.SSOError as err:
-        if not err.audited:
-            audit.record(db, None, "login.sso_failure", details={"orsak": err.reason, **err.details})
-        db.commit()
-        return _sso_refused(err)
-    except IntegrityError:  # the same person's first login twice at once
-        db.rollback()
-        _set_pending(None)
-        audit.record(db, None, "login.sso_failure", details={"orsak": "conflict"})
-        db.commit()
-        return _sso_refused(sso.SSOError("conflict", "Inloggningen krockade med en annan. Försök igen.", 409))
-    start_login_session(user)
-    db.commit()
-    return redirect((pending or {}).get("next") or url_for("core.start"))
-
-
-@bp.post("/logga-ut")
-def logout() -> Response:
-    user = current_user()
-    if user is not None:
-        db = get_session()
-        audit.record(db, user, "logout", object_type="user", object_id=user.id)
-        end_login_session()
-        db.commit()
-    return redirect(url_for("core.login", utloggad=1))
-
-
-# --- my account: TOTP --------------------------------------------------------------------
-
-
-def _totp_page(error: ValidationError | None = None, status: int = 200) -> Response:
-    user = current_user()
-    assert user is not None
-    secret = None
-    if user.totp_secret and not user.is_totp_enabled:
-        secret = totp.decrypt_secret(user.totp_secret, current_app.config["SECRET_KEY"])
-    html = render_template(
-        "core/totp.html",
-        user=user,
-        secret=secret,
-        grouped=totp.grouped(secret) if secret else None,
-        uri=totp.provisioning_uri(secret, user.username, f"kontroll ({current_app.config['ORGANISATION_NAME']})")
-        if secret else None,
-        error=error,
-    )
-    return Response(html, status=status)
-
-
-@bp.get("/mitt-konto/tvastegsverifiering")
-@login_required
-def totp_settings() -> Response:
-    return _totp_page()
-
-
-def _totp_action(action, success: str) -> Response:  # type: ignore[no-untyped-def]
-    db = get_session()
-    user = current_user()
-    assert user is not None
-    try:
-        action(db, user, current_app.config["SECRET_KEY"])
-    except ValidationError as err:
-        # nothing was changed but the audit entry of a wrong code, which is kept
-        db.commit()
-        return _totp_page(err, 422)
-    db.commit()
-    if success:
-        flash(success, "success")
-    return redirect(url_for("core.totp_settings"))
-
-
-@bp.post("/mitt-konto/tvastegsverifiering/ny")
-@login_required
-def totp_begin() -> Response:
-    def begin(db, user: User, key: str) -> None:  # type: ignore[no-untyped-def]
-        if user.password_hash is None:
-            raise ValidationError("Du loggar in med organisationens konto. Tvåstegsverifiering sköts där.")
-        totp.begin_enrolment(db, user, key)
-
-    return _totp_action(begin, "")
-
-
-@bp.post("/mitt-konto/tvastegsverifiering/bekrafta")
-@login_required
-def totp_confirm() -> Response:
-    code = request.form.get("totp_code", "")[:50]
-    return _totp_action(
-        lambda db, user, key: totp.confirm_enrolment(db, user, code, key),
-        "Tvåstegsverifiering är påslagen. Nästa gång du loggar in frågar kontroll efter en kod från appen.",
-    )
-
-
-@bp.post("/mitt-konto/tvastegsverifiering/avbryt")
-@login_required
-def totp_cancel() -> Response:
-    return _totp_action(lambda db, user, key: totp.cancel_enrolment(db, user), "")
-
-
-@bp.post("/mitt-konto/tvastegsverifiering/stang-av")
-@login_required
-def totp_disable() -> Response:
-    code = request.form.get("totp_code", "")[:50]
-    return _totp_action(
-        lambda db, user, key: totp.disable(db, user, code, key),
-        "Tvåstegsverifiering är avstängd. Du loggar nu in med bara lösenord.",
-    )
-
-
 @bp.get("/")
 @login_required
 def start() -> str:
+    """What is late or due (notices), then a card per part of the routine the user takes part
+    in: each feature decides its own from permissions (kontroll.core.hooks)."""
     user = current_user()
     assert user is not None
     db = get_session()
-    roles = all_roles(user)
-    view_units = units_where(db, user, Perm.VIEW_UNIT)
+    hooks = hooks_of(db)
     return render_template(
         "core/start.html",
-        roles=roles,
-        Role=Role,
-        view_units=view_units,
-        assignments=sorted(
-            user.role_assignments, key=lambda a: (a.unit.code if a.unit else "", a.role.label)
-        ),
+        notices=[part for provider in hooks.start_notices for part in provider(db, user)],
+        cards=[part for provider in hooks.start_cards for part in provider(db, user)],
+        may_audit=can(user, Perm.VIEW_AUDIT_LOG),
+        may_administer=can(user, Perm.MANAGE_USERS),
+        assignments=sorted(user.role_assignments, key=lambda a: (a.unit.code if a.unit else "", a.role.label)),
     )
 
 
 @bp.get("/enheter/<code>")
 @login_required
 def unit_overview(code: str) -> str:
-    db = get_session()
-    unit = db.scalar(select(Unit).where(Unit.code == code.upper()))
-    if unit is None:
-        abort(404)
+    unit = unit_or_404(code)
     require_perm(Perm.VIEW_UNIT, unit)
-    teams = list(
-        db.scalars(select(Team).where(Team.unit_id == unit.id).options(selectinload(Team.lead)).order_by(Team.name))
-    )
-    members = db.execute(
-        select(User, RoleAssignment.role)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(RoleAssignment.unit_id == unit.id, User.is_active.is_(True))
-        .order_by(User.full_name)
-    ).all()
-    by_user: dict[int, tuple[User, list[Role]]] = {}
-    for member, role in members:
-        by_user.setdefault(member.id, (member, []))[1].append(role)
+    db = get_session()
     user = current_user()
     assert user is not None
-    sections = [s for s in (provider(db, user, unit) for provider in hooks.unit_sections) if s is not None]
-    return render_template(
-        "core/unit.html", unit=unit, teams=teams, members=list(by_user.values()), sections=sections
-    )
+    teams, members = users.unit_people(db, unit)
+    sections = [s for s in (provider(db, user, unit) for provider in hooks_of(db).unit_sections) if s is not None]
+    return render_template("core/unit.html", unit=unit, teams=teams, members=members, sections=sections)
 
 
 PAGE_SIZE = 50
@@ -446,68 +109,39 @@ PAGE_SIZE = 50
 def audit_log() -> str:
     require_perm(Perm.VIEW_AUDIT_LOG)
     db = get_session()
-    query = select(AuditEntry)
-    action = request.args.get("handelse", "").strip()
-    actor = request.args.get("anvandare", "").strip()
-    unit_code = request.args.get("enhet", "").strip()
-    obj = request.args.get("objekt", "").strip()
-    date_from = _parse_date(request.args.get("fran"))
-    date_to = _parse_date(request.args.get("till"))
-    tz = local_zone()
+    args = {name: request.args.get(name, "").strip() for name in ("handelse", "anvandare", "enhet", "objekt",
+                                                                    "fran", "till")}
+    date_from, date_to = _parse_date(args["fran"]), _parse_date(args["till"])
     units = list(db.scalars(select(Unit).order_by(Unit.name)))
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if actor:
-        query = query.where(func.lower(AuditEntry.actor_label) == actor.lower())
-    if unit_code:
-        unit = next((u for u in units if u.code == unit_code), None)
-        query = query.where(AuditEntry.unit_id == (unit.id if unit else -1))
-    if obj:
-        # an object: a case reference, or "typ nummer" as the table shows it (e.g. "draw 12")
-        kind, _, ident = obj.partition(" ")
-        query = query.where(
-            or_(AuditEntry.object_id == obj[:64],
-                and_(AuditEntry.object_type == kind, AuditEntry.object_id == ident.strip()[:64]))
-        )
-    if date_from:
-        query = query.where(AuditEntry.occurred_dt >= dt.datetime.combine(date_from, dt.time(), tz))
-    if date_to:
-        query = query.where(
-            AuditEntry.occurred_dt < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tz)
-        )
-    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = page_arg(total, PAGE_SIZE)
-    entries = list(
-        db.scalars(query.order_by(AuditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    unit = next((u for u in units if u.code == args["enhet"]), None)
+    search = audit.LogSearch(
+        action=args["handelse"], actor=args["anvandare"], obj=args["objekt"], date_from=date_from, date_to=date_to,
+        unit_id=(unit.id if unit else -1) if args["enhet"] else None,
     )
+    tz = local_zone()
+    page = Page.of(audit.search_count(db, search, tz), PAGE_SIZE)
     chain = None
     if request.args.get("kontrollera") == "1":
-        from kontroll.core.audit import verify_chain
-
-        chain = verify_chain(db, current_app.config["AUDIT_KEY_BYTES"])
-    filters = {"handelse": action, "anvandare": actor, "enhet": unit_code, "objekt": obj,
-               "fran": request.args.get("fran", ""), "till": request.args.get("till", "")}
+        chain = audit.verify_chain(db, current_app.config["AUDIT_KEY_BYTES"])
     return render_template(
         "core/audit_log.html",
-        entries=entries,
-        total=total,
-        page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
-        action_labels=ACTION_LABELS,
+        entries=audit.search_entries(db, search, tz, offset=page.offset, limit=PAGE_SIZE),
+        total=page.total,
+        page=page.number,
+        pages=page.pages,
+        action_labels=audit.ACTION_LABELS,
         units=units,
         unit_codes={u.id: u.code for u in units},
-        filters=filters,
+        filters=args,
         chain=chain,
-        bad_dates=(request.args.get("fran") and not date_from) or (request.args.get("till") and not date_to),
+        bad_dates=(args["fran"] and not date_from) or (args["till"] and not date_to),
         details=lambda e: json.loads(e.details or "{}"),
     )
 
 
-def _parse_date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
+def _parse_date(value: str) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(value.strip())
+        return dt.date.fromisoformat(value) if value else None
     except ValueError:
         return None
 

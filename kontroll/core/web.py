@@ -15,18 +15,35 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from kontroll.core import auth, swedish
-from kontroll.core.periods import period_label
-from kontroll.core.timezone import local_date, local_datetime_text, local_today  # noqa: F401 - views import local_today here
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ROLE_LABELS, Unit, User, UserSession
-from kontroll.core.permissions import Perm, PermissionDenied, can, can_anywhere, require, role_summary
+from kontroll.core.periods import period_label
+from kontroll.core.permissions import (
+    DRAWER_ROLES,
+    Perm,
+    PermissionDenied,
+    can,
+    can_anywhere,
+    require,
+    role_summary,
+)
+from kontroll.core.timezone import local_date, local_datetime_text
 from kontroll.db import get_session, utcnow
 
 log = logging.getLogger(__name__)
@@ -56,7 +73,7 @@ def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
-            return redirect(url_for("core.login", next=_local_next(request.full_path)))
+            return redirect(url_for("account.login", next=_local_next(request.full_path)))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -110,15 +127,6 @@ def form_id(raw: str | None) -> int | None:
     if raw and len(raw) <= len(str(MAX_ID)) and raw.isascii() and raw.isdigit() and int(raw) <= MAX_ID:
         return int(raw)
     return None
-
-
-def page_arg(total: int, page_size: int) -> int:
-    """The ``sida`` query argument, clamped to the pages that exist."""
-    try:
-        page = int(request.args.get("sida", "1"))
-    except ValueError:
-        page = 1
-    return min(max(page, 1), max(1, -(-total // page_size)))
 
 
 def _local_next(target: str | None) -> str | None:
@@ -559,6 +567,7 @@ def init_app(app: Flask) -> None:
         can=lambda perm, unit=None: can(current_user(), perm, unit),
         can_anywhere=lambda perm: can_anywhere(current_user(), perm),
         Perm=Perm,
+        DRAWER_ROLES=DRAWER_ROLES,
         ROLE_LABELS=ROLE_LABELS,
         pop_flashes=pop_flashes,
         url_with=url_with,
@@ -566,5 +575,5 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.filters.update(
         datetime=format_datetime, date=format_date, number=swedish.number, percent=swedish.percent,
-        period=period_label,
+        period=period_label, counted=swedish.count,  # not "count": Jinja has its own
     )

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow, MACHINE
+from kontroll.db import MACHINE, Base, UTCDateTime, utcnow
 from kontroll.reviews.models import TemplateVersion
 
 

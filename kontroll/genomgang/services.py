@@ -31,8 +31,14 @@ from kontroll.checklists.model import Template
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import RoleAssignment, Unit, User
-from kontroll.core.permissions import Job, Perm, PermissionDenied, can, job_holders_clause
 from kontroll.core.periods import Period
+from kontroll.core.permissions import (
+    Job,
+    Perm,
+    PermissionDenied,
+    can,
+    job_holders_clause,
+)
 from kontroll.db import utcnow
 from kontroll.genomgang.models import (
     Genomgang,

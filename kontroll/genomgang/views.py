@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kontroll.core import audit, hooks
+from kontroll.checklists.services import (
+    checklists_directory,
+    genomgang_template,
+    template_of,
+)
+from kontroll.core import audit
+from kontroll.core.actions import Page, back_to, form_action, page_again, unit_with
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
+from kontroll.core.periods import late_after_months, period_label
 from kontroll.core.permissions import Perm, can
+from kontroll.core.timezone import local_today
 from kontroll.core.web import (
     acting_user,
-    flash,
     form_id,
-    local_today,
     login_required,
-    page_arg,
     require_perm,
     unit_or_404,
     year_arg,
@@ -26,8 +39,6 @@ from kontroll.core.web import (
 from kontroll.db import get_session
 from kontroll.genomgang import services as svc
 from kontroll.genomgang.models import Genomgang
-from kontroll.checklists.services import checklists_directory, genomgang_template, template_of
-from kontroll.core.periods import late_after_months, period_label
 
 bp = Blueprint("genomgang", __name__)
 
@@ -77,36 +88,23 @@ def year(code: str) -> Response:
 @bp.post("/enheter/<code>/genomgangar")
 @login_required
 def plan(code: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.PLAN_GENOMGANGAR, unit)
-    db = get_session()
-    try:
-        g = svc.plan(db, acting_user(), unit, request.form.get("planned_on", ""))
-    except ValidationError as err:
-        db.rollback()
-        return _render_year(unit_or_404(code), year_arg(local_today()), err, 422)
-    db.commit()
-    flash(f"Genomgången den {g.planned_on.isoformat()} är planerad.", "success")
-    return redirect(url_for("genomgang.year", code=unit.code, ar=g.year))
+    unit = unit_with(code, Perm.PLAN_GENOMGANGAR)
+    return form_action(
+        lambda db: svc.plan(db, acting_user(), unit, request.form.get("planned_on", "")),
+        on_error=page_again(lambda err, status: _render_year(unit_or_404(code), year_arg(local_today()), err, status)),
+        then=lambda g: url_for("genomgang.year", code=unit.code, ar=g.year),
+        done=lambda g: f"Genomgången den {g.planned_on.isoformat()} är planerad.",
+    )
 
 
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/ta-bort")
 @login_required
 def unplan(code: str, genomgang_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.PLAN_GENOMGANGAR, unit)
+    unit = unit_with(code, Perm.PLAN_GENOMGANGAR)
     g = _genomgang(unit, genomgang_id)
-    year, day = g.year, g.planned_on
-    db = get_session()
-    try:
-        svc.unplan(db, acting_user(), g)
-    except ValidationError as err:
-        db.rollback()
-        flash(err.message, "error")
-        return redirect(url_for("genomgang.year", code=unit.code, ar=year))
-    db.commit()
-    flash(f"Den planerade genomgången den {day.isoformat()} är borttagen ur planen.", "success")
-    return redirect(url_for("genomgang.year", code=unit.code, ar=year))
+    back = url_for("genomgang.year", code=unit.code, ar=g.year)
+    return form_action(lambda db: svc.unplan(db, acting_user(), g), on_error=back_to(back), then=back,
+                       done=f"Den planerade genomgången den {g.planned_on.isoformat()} är borttagen ur planen.")
 
 
 # --- one genomgång ------------------------------------------------------------------------------
@@ -122,7 +120,7 @@ def _render_genomgang(unit: Unit, g: Genomgang, error: ValidationError | None = 
     html = render_template(
         "genomgang/genomgang.html", unit=unit, g=g, prog=prog, latest=latest, diff=diff, labels=svc.STATE_LABELS,
         candidates=svc.forste_in_unit(db, unit) if not g.is_started and may_perform else [],
-        min_participants=int(current_app.config.get("GENOMGANG_MIN_PARTICIPANTS", svc.DEFAULT_MIN_PARTICIPANTS)),
+        min_participants=int(current_app.config["GENOMGANG_MIN_PARTICIPANTS"]),
         may_start=not g.is_started and may_perform, may_edit=is_participant and not g.is_closed,
         feedback=svc.feedback_by_handlaggare(db, g) if g.is_started else {}, today=local_today(),
         t=template_of(g.template_version) if g.template_version else None, error=error,
@@ -146,59 +144,48 @@ def detail(code: str, genomgang_id: int) -> Response:
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/starta")
 @login_required
 def start(code: str, genomgang_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    unit = unit_with(code, Perm.PERFORM_GENOMGANG)
     g = _genomgang(unit, genomgang_id)
-    db = get_session()
     ids = [i for i in map(form_id, request.form.getlist("participants")) if i is not None]
-    people = list(db.scalars(select(User).where(User.id.in_(ids)))) if ids else []
-    try:
-        template = genomgang_template(checklists_directory(current_app.config),
-                                          current_app.config.get("GENOMGANG_TEMPLATE"))
-        svc.start(db, acting_user(), g, people, template,
-                  min_participants=int(current_app.config.get("GENOMGANG_MIN_PARTICIPANTS",
-                                                              svc.DEFAULT_MIN_PARTICIPANTS)))
-    except ValidationError as err:
-        db.rollback()
-        return _render_genomgang(unit_or_404(code), _genomgang(unit, genomgang_id), err, 422)
-    db.commit()
-    flash(f"Genomgången är påbörjad med {g.case_count} ärenden.", "success")
-    return redirect(url_for("genomgang.work", code=unit.code, genomgang_id=g.id))
+    config = current_app.config
+
+    def begin(db: Session) -> Genomgang:
+        people = list(db.scalars(select(User).where(User.id.in_(ids)))) if ids else []
+        template = genomgang_template(checklists_directory(config), config["GENOMGANG_TEMPLATE"])
+        return svc.start(db, acting_user(), g, people, template, min_participants=int(config["GENOMGANG_MIN_PARTICIPANTS"]))
+
+    return form_action(begin, on_error=_again(code, genomgang_id),
+                       then=url_for("genomgang.work", code=unit.code, genomgang_id=g.id),
+                       done=lambda started: f"Genomgången är påbörjad med {started.case_count} ärenden.")
+
+
+def _again(code: str, genomgang_id: int):  # type: ignore[no-untyped-def]
+    """``on_error`` for the genomgång's own page: shown again with the message."""
+    return page_again(lambda err, status: _render_genomgang(unit_or_404(code),
+                                                            _genomgang(unit_or_404(code), genomgang_id), err, status))
 
 
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/aterkoppling")
 @login_required
 def feedback(code: str, genomgang_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    unit = unit_with(code, Perm.PERFORM_GENOMGANG)
     g = _genomgang(unit, genomgang_id)
-    db = get_session()
-    try:
-        svc.record_feedback(db, acting_user(), g, request.form.get("handlaggare", ""),
-                            request.form.get("given_on", ""), request.form.get("note", ""), today=local_today())
-    except ValidationError as err:
-        db.rollback()
-        return _render_genomgang(unit_or_404(code), _genomgang(unit, genomgang_id), err, 422)
-    db.commit()
-    flash("Återkopplingen är registrerad.", "success")
-    return redirect(url_for("genomgang.detail", code=unit.code, genomgang_id=g.id) + "#handlaggare")
+    f = request.form
+    return form_action(
+        lambda db: svc.record_feedback(db, acting_user(), g, f.get("handlaggare", ""), f.get("given_on", ""),
+                                       f.get("note", ""), today=local_today()),
+        on_error=_again(code, genomgang_id), done="Återkopplingen är registrerad.",
+        then=url_for("genomgang.detail", code=unit.code, genomgang_id=g.id) + "#handlaggare")
 
 
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/stang")
 @login_required
 def close(code: str, genomgang_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    unit = unit_with(code, Perm.PERFORM_GENOMGANG)
     g = _genomgang(unit, genomgang_id)
-    db = get_session()
-    try:
-        svc.close(db, acting_user(), g)
-    except ValidationError as err:
-        db.rollback()
-        return _render_genomgang(unit_or_404(code), _genomgang(unit, genomgang_id), err, 422)
-    db.commit()
-    flash("Genomgången är stängd. Den kan inte längre ändras.", "success")
-    return redirect(url_for("genomgang.detail", code=unit.code, genomgang_id=g.id))
+    return form_action(lambda db: svc.close(db, acting_user(), g), on_error=_again(code, genomgang_id),
+                       then=url_for("genomgang.detail", code=unit.code, genomgang_id=g.id),
+                       done="Genomgången är stängd. Den kan inte längre ändras.")
 
 
 # --- the work list and one case -------------------------------------------------------------------
@@ -215,14 +202,13 @@ def work(code: str, genomgang_id: int) -> Response:
     handlaggare = request.args.get("handlaggare") or None
     team = request.args.get("grupp") or None
     status = request.args.get("status") or None
-    total = svc.work_count(db, g, handlaggare=handlaggare, team=team, status=status)
-    page = page_arg(total, svc.PAGE_SIZE)
-    rows = svc.work_list(db, g, handlaggare=handlaggare, team=team, status=status, page=page)
+    page = Page.of(svc.work_count(db, g, handlaggare=handlaggare, team=team, status=status), svc.PAGE_SIZE)
+    rows = svc.work_list(db, g, handlaggare=handlaggare, team=team, status=status, page=page.number)
     prog = svc.progress(db, g)
     audit.record_view(db, acting_user(), "genomgang.cases_view", object_type="genomgang", object_id=g.id, unit=unit)
     html = render_template(
-        "genomgang/work.html", unit=unit, g=g, rows=rows, total=total, page=page,
-        pages=max(1, -(-total // svc.PAGE_SIZE)), prog=prog, teams=svc.teams_in(db, g), handlaggare=handlaggare,
+        "genomgang/work.html", unit=unit, g=g, rows=rows, total=page.total, page=page.number,
+        pages=page.pages, prog=prog, teams=svc.teams_in(db, g), handlaggare=handlaggare,
         team=team, status=status, results=svc.RESULT_LABELS, labels=svc.STATE_LABELS,
     )
     return Response(html)
@@ -261,35 +247,35 @@ def case_form(code: str, genomgang_id: int, case_id: int) -> Response:
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/arenden/<int:case_id>")
 @login_required
 def record(code: str, genomgang_id: int, case_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.PERFORM_GENOMGANG, unit)
+    unit = unit_with(code, Perm.PERFORM_GENOMGANG)
     g = _genomgang(unit, genomgang_id)
     if not g.is_started:
         abort(404)
-    db = get_session()
-    template = template_of(g.template_version)
-    try:
-        svc.record_result(db, acting_user(), g, case_id, request.form.get("result", ""),
-                          svc.areas_from_form(template, request.form))
-    except ValidationError as err:
-        db.rollback()
-        return _render_case(unit_or_404(code), _genomgang(unit, genomgang_id), case_id, err, 422)
-    sc = svc.snapshot_case(db, g, case_id)
-    case_ref = sc.case_ref if sc else ""
     handlaggare = request.form.get("handlaggare") or None
-    nxt = svc.next_open_case(db, g, case_ref, handlaggare)
-    db.commit()
-    flash(f"Resultatet för {case_ref} är sparat.", "success")
-    if nxt is not None:
-        return redirect(url_for("genomgang.case_form", code=unit.code, genomgang_id=g.id, case_id=nxt,
-                                handlaggare=handlaggare))
-    return redirect(url_for("genomgang.work", code=unit.code, genomgang_id=g.id, handlaggare=handlaggare))
+
+    def save(db: Session) -> tuple[str, int | None]:
+        """Record the result; then the case reference and the next case without one."""
+        svc.record_result(db, acting_user(), g, case_id, request.form.get("result", ""),
+                          svc.areas_from_form(template_of(g.template_version), request.form))
+        sc = svc.snapshot_case(db, g, case_id)
+        ref = sc.case_ref if sc else ""
+        return ref, svc.next_open_case(db, g, ref, handlaggare)
+
+    def then(saved: tuple[str, int | None]) -> str:
+        if saved[1] is not None:
+            return url_for("genomgang.case_form", code=unit.code, genomgang_id=g.id, case_id=saved[1],
+                           handlaggare=handlaggare)
+        return url_for("genomgang.work", code=unit.code, genomgang_id=g.id, handlaggare=handlaggare)
+
+    return form_action(save, then=then, done=lambda saved: f"Resultatet för {saved[0]} är sparat.",
+                       on_error=page_again(lambda err, status: _render_case(
+                           unit_or_404(code), _genomgang(unit_or_404(code), genomgang_id), case_id, err, status)))
 
 
 # --- the unit page --------------------------------------------------------------------------------
 
 
-def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+def unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
     if not can(user, Perm.VIEW_GENOMGANGAR, unit):
         return None
     today = local_today()
@@ -300,5 +286,3 @@ def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, A
         "label": period_label, "counts": svc.progress_counts(db, [g.id for g in rows if g.is_started]),
     }
 
-
-hooks.unit_sections.append(_unit_section)

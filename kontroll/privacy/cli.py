@@ -43,7 +43,7 @@ def scan_command() -> None:
 @click.option("--user", "username", required=True, help="Systemadministratören som maskerar.")
 def redact_command(table_name: str, row_id: int, column_name: str, username: str) -> None:
     """Ersätt ett personnummer i ett lagrat värde med en markering, förseglat och loggat."""
-    from kontroll.cli import cli_actor, cli_session
+    from kontroll.core.cli import cli_actor, cli_session
     from kontroll.core.errors import ValidationError
     from kontroll.core.permissions import PermissionDenied
     from kontroll.privacy.redaction import redact

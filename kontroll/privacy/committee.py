@@ -1,4 +1,4 @@
-"""Nothing identifying in text the nämnd reads (design.md invariant 9).
+"""Nothing identifying in text the nämnd reads (docs/architecture.md, invariant 9).
 
 Text that reaches the committee's summary, its PDF or its CSV (the sektionschef's bedömning,
 the written justification of a separation-rule override, åtgärd descriptions) is checked

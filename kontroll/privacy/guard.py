@@ -1,4 +1,4 @@
-"""Free text never holds a personnummer (design.md invariant 8): the check every service calls
+"""Free text never holds a personnummer (docs/architecture.md, invariant 8): the check every service calls
 with a field's label, and the flush-time backstop that refuses what a service forgot.
 
 Which stored columns are free text is decided once, on the models: every ``String``/``Text``

@@ -15,10 +15,11 @@ import datetime as dt
 import hashlib
 import hmac
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.core.models import User
+from kontroll.core.timezone import local_datetime_text
 from kontroll.db import MACHINE, Base, UTCDateTime, utcnow
 
 
@@ -64,3 +65,38 @@ class Redaction(Base):
 
     def is_sealed(self, key: bytes | None) -> bool:
         return bool(key) and self.seal is not None and hmac.compare_digest(self.seal, self.compute_seal(key))
+
+
+# --- reading the records (for verification and for pages) ---------------------------------
+
+
+def expected_snapshot_digest(session: Session, snapshot_id: int, original: str, key: bytes | None) -> str:
+    """The hash a snapshot should have now: the one it was imported with, or the one its
+    newest sealed redaction left."""
+    latest = sealed_snapshot_redactions(session, snapshot_id, key)
+    return latest[-1].snapshot_sha256_after or original if latest else original
+
+
+def sealed_snapshot_redactions(session: Session, snapshot_id: int, key: bytes | None) -> list[Redaction]:
+    rows = session.scalars(select(Redaction).where(Redaction.snapshot_id == snapshot_id, Redaction.applied.is_(True))
+                           .order_by(Redaction.id))
+    return [r for r in rows if r.is_sealed(key)]
+
+
+def snapshot_redactions(session: Session, snapshot_id: int) -> list[Redaction]:
+    """Every applied redaction of a snapshot's rows (sealed or not), for pages to show."""
+    return list(session.scalars(select(Redaction).where(Redaction.snapshot_id == snapshot_id,
+                                                        Redaction.applied.is_(True)).order_by(Redaction.id)))
+
+
+def describe(record: Redaction) -> str:
+    """One Swedish sentence for pages: what was redacted, when and by whom (never the value)."""
+    when = local_datetime_text(record.redacted_dt)
+    who = record.redacted_by.full_name if record.redacted_by else "okänd"
+    return (f"{when} maskerade {who} ett personnummer i {record.table_name}.{record.column_name} "
+            f"(rad {record.row_id}); värdet ersattes med {record.marker}.")
+
+
+def redaction_sentences(session: Session, snapshot_id: int) -> list[str]:
+    """What pages say about a snapshot's redactions (empty: none)."""
+    return [describe(r) for r in snapshot_redactions(session, snapshot_id)]

@@ -1,4 +1,4 @@
-"""The one personnummer detector (design.md invariant 8).
+"""The one personnummer detector (docs/architecture.md, invariant 8).
 
 Every import and every free-text field asks :func:`contains_personnummer` before anything is
 stored. It finds a Swedish personnummer or samordningsnummer in any spelling, also inside a

@@ -1,5 +1,5 @@
 """A way out for what is already stored: find every stored personnummer, and replace one with a
-marker through a controlled, audited path (design.md invariant 8).
+marker through a controlled, audited path (docs/architecture.md, invariant 8).
 
 - :func:`scan` walks every free-text column of every table (the same declaration the flush
   guard reads: :func:`kontroll.privacy.guard.column_mode`) and reports table, column and row
@@ -26,10 +26,9 @@ from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import User
 from kontroll.core.permissions import Perm, PermissionDenied, can
-from kontroll.core.timezone import local_datetime_text
 from kontroll.db import Base, utcnow
 from kontroll.privacy.guard import column_mode, value_has_personnummer
-from kontroll.privacy.models import Redaction
+from kontroll.privacy.models import Redaction, expected_snapshot_digest
 from kontroll.privacy.personnummer import contains_personnummer
 
 #: rows read per round trip while scanning
@@ -107,25 +106,6 @@ def _snapshot_state(session: Session, snapshot_id: int) -> tuple[str, str]:
 
     digest, _count = stored_snapshot_digest(session, snapshot_id)
     return digest, population_digest(population_of(session, snapshot_id))
-
-
-def expected_snapshot_digest(session: Session, snapshot_id: int, original: str, key: bytes | None) -> str:
-    """The hash a snapshot should have now: the one it was imported with, or the one its
-    newest sealed redaction left."""
-    latest = sealed_snapshot_redactions(session, snapshot_id, key)
-    return latest[-1].snapshot_sha256_after or original if latest else original
-
-
-def sealed_snapshot_redactions(session: Session, snapshot_id: int, key: bytes | None) -> list[Redaction]:
-    rows = session.scalars(select(Redaction).where(Redaction.snapshot_id == snapshot_id, Redaction.applied.is_(True))
-                           .order_by(Redaction.id))
-    return [r for r in rows if r.is_sealed(key)]
-
-
-def snapshot_redactions(session: Session, snapshot_id: int) -> list[Redaction]:
-    """Every applied redaction of a snapshot's rows (sealed or not), for pages to show."""
-    return list(session.scalars(select(Redaction).where(Redaction.snapshot_id == snapshot_id,
-                                                        Redaction.applied.is_(True)).order_by(Redaction.id)))
 
 
 def redact(session: Session, actor: User, table_name: str, row_id: Any, column_name: str, key: bytes) -> Redaction:
@@ -212,17 +192,3 @@ def _before_snapshot_redaction(session: Session, record: Redaction, snapshot_id:
     verified = [d.id for d in session.scalars(select(Draw).where(Draw.snapshot_id == snapshot_id).order_by(Draw.id))
                 if verify_draw(session, d).ok]
     record.draws_verified_before = json.dumps(verified)
-
-
-def describe(record: Redaction) -> str:
-    """One Swedish sentence for pages: what was redacted, when and by whom (never the value)."""
-    when = local_datetime_text(record.redacted_dt)
-    who = record.redacted_by.full_name if record.redacted_by else "okänd"
-    return (f"{when} maskerade {who} ett personnummer i {record.table_name}.{record.column_name} "
-            f"(rad {record.row_id}); värdet ersattes med {record.marker}.")
-
-
-
-def redaction_sentences(session: Session, snapshot_id: int) -> list[str]:
-    """What pages say about a snapshot's redactions (empty: none)."""
-    return [describe(r) for r in snapshot_redactions(session, snapshot_id)]

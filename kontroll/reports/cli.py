@@ -71,7 +71,7 @@ def report_year(unit_code: str | None, all_units: bool, year: int, fmt: str, out
 def report_sign(unit_code: str, year: int, username: str, text: str | None, file: Path | None) -> None:
     """Signera enhetens bedömning för året (samma regler som på sidan: inga personnummer,
     ärendenummer eller namn, eftersom nämnden läser den)."""
-    from kontroll.cli import _unit, cli_actor, cli_session
+    from kontroll.core.cli import cli_actor, cli_session, cli_unit
     from kontroll.core.errors import ValidationError
     from kontroll.core.permissions import PermissionDenied
     from kontroll.reports.services import sign_assessment
@@ -81,7 +81,7 @@ def report_sign(unit_code: str, year: int, username: str, text: str | None, file
     body = text if text else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
     with cli_session() as session:
         actor = cli_actor(session, username)
-        unit = _unit(session, unit_code)
+        unit = cli_unit(session, unit_code)
         try:
             row = sign_assessment(session, actor, unit, year, body)
         except PermissionDenied as err:

@@ -25,7 +25,7 @@ def sign_assessment(session: Session, actor: User, unit: Unit, year: int, text: 
         raise ValidationError("Skriv bedömningen innan du signerar.", "text")
     if len(text) > MAX_TEXT:
         raise ValidationError(f"Bedömningen får vara högst {MAX_TEXT} tecken.", "text")
-    # the nämnd reads it: no personnummer, case reference or name (design.md invariant 9)
+    # the nämnd reads it: no personnummer, case reference or name (docs/architecture.md, invariant 9)
     check_committee_text(session, text, [unit.id], "Bedömningen", "text")
     previous = session.scalar(select(Assessment).where(Assessment.unit_id == unit.id, Assessment.year == year)
                               .order_by(Assessment.signed_dt.desc(), Assessment.id.desc()).limit(1))

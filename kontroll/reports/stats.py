@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-
 __all__ = [
     "clopper_pearson_interval",
     "clopper_pearson_upper",
@@ -63,7 +62,9 @@ def clopper_pearson_upper(n: int, d: int, confidence: float = 0.95) -> float:
     if d == 0:
         # closed form, exact to the last bit: 1 - alpha**(1/n)
         return -math.expm1(math.log1p(-confidence) / n)
-    from scipy.stats import beta  # imported here: scipy.stats costs ~2 s at every process start
+    from scipy.stats import (
+        beta,  # imported here: scipy.stats costs ~2 s at every process start
+    )
 
     return float(beta.ppf(confidence, d + 1, n - d))
 

@@ -1,18 +1,31 @@
 """The committee's yearly summary: page, chart (SVG), exports (CSV, PDF) and the bedömning form.
 
-Nothing served here identifies a client or a handläggare (design.md, invariant 5).
+Nothing served here identifies a client or a handläggare (docs/architecture.md, invariant 5).
 """
 
 from __future__ import annotations
 
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from kontroll.core.actions import form_action, page_again, unit_with
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import Unit
-from kontroll.core.permissions import Perm, PermissionDenied, can, units_where
-from kontroll.core.web import acting_user, flash, local_today, login_required, require_perm, unit_or_404, year_arg
+from kontroll.core.models import Unit, User
 from kontroll.core.periods import late_after_months
+from kontroll.core.permissions import Perm, PermissionDenied, can, units_where
+from kontroll.core.timezone import local_today
+from kontroll.core.web import acting_user, login_required, year_arg
 from kontroll.db import get_session
 from kontroll.reports import export, services
 from kontroll.reports import summary as summ
@@ -21,10 +34,6 @@ from kontroll.reports.chart import comparison_svg
 bp = Blueprint("reports", __name__)
 
 HISTORY_YEARS = 6
-
-
-
-
 
 
 def _tolerable_arg() -> tuple[float, str | None]:
@@ -45,17 +54,9 @@ def _visible_units() -> list[Unit]:
     return units
 
 
-def _unit(code: str) -> Unit:
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_SUMMARY, unit)
-    return unit
-
-
 def _build(units: list[Unit], year: int, forvaltning: bool) -> summ.Summary:
     title = None
     if forvaltning:
-        from sqlalchemy import func, select
-
         active = get_session().scalar(select(func.count()).select_from(Unit).where(Unit.is_active.is_(True))) or 0
         if len(units) < active:
             title = "Enheterna du har behörighet till"
@@ -91,25 +92,21 @@ def forvaltning() -> Response:
 @bp.get("/sammanfattning/<code>")
 @login_required
 def unit_summary(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_with(code, Perm.VIEW_SUMMARY)
     return _render([unit], year_arg(local_today()), unit)
 
 
 @bp.post("/sammanfattning/<code>/bedomning")
 @login_required
 def sign(code: str) -> Response:
-    unit = _unit(code)
-    require_perm(Perm.SIGN_ASSESSMENT, unit)
+    unit = unit_with(code, Perm.SIGN_ASSESSMENT)
     year = year_arg(local_today())
-    db = get_session()
-    try:
-        services.sign_assessment(db, acting_user(), unit, year, request.form.get("text", ""))
-    except ValidationError as err:
-        db.rollback()
-        return _render([unit_or_404(code)], year, unit_or_404(code), err, 422)
-    db.commit()
-    flash(f"Bedömningen för {year} är signerad.", "success")
-    return redirect(url_for("reports.unit_summary", code=unit.code, ar=year) + "#bedomning")
+    return form_action(
+        lambda db: services.sign_assessment(db, acting_user(), unit, year, request.form.get("text", "")),
+        on_error=page_again(lambda err, status: _render([unit], year, unit, err, status)),
+        done=f"Bedömningen för {year} är signerad.",
+        then=url_for("reports.unit_summary", code=unit.code, ar=year) + "#bedomning",
+    )
 
 
 def _svg(units: list[Unit], year: int, title: str) -> Response:
@@ -129,7 +126,7 @@ def forvaltning_chart() -> Response:
 @bp.get("/sammanfattning/<code>/diagram.svg")
 @login_required
 def unit_chart(code: str) -> Response:
-    unit = _unit(code)
+    unit = unit_with(code, Perm.VIEW_SUMMARY)
     return _svg([unit], year_arg(local_today()), f"Granskade ärenden och ärenden med brist per år – {unit.code}")
 
 
@@ -156,5 +153,10 @@ def forvaltning_export(fmt: str) -> Response:
 @bp.get("/sammanfattning/<code>/export.<fmt>")
 @login_required
 def unit_export(code: str, fmt: str) -> Response:
-    unit = _unit(code)
+    unit = unit_with(code, Perm.VIEW_SUMMARY)
     return _export([unit], year_arg(local_today()), False, fmt, unit.code.lower())
+
+
+def start_cards(db: Session, user: User) -> list[tuple[str, dict[str, Any]]]:
+    """The card of those who read the yearly summary."""
+    return [("reports/_start_card.html", {})] if units_where(db, user, Perm.VIEW_SUMMARY) else []

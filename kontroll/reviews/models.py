@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.checklists.models import TemplateVersion
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow, MACHINE
+from kontroll.db import MACHINE, Base, UTCDateTime, utcnow
 from kontroll.sampling.models import Assignment, DrawnCase
 
 if TYPE_CHECKING:

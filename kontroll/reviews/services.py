@@ -23,11 +23,19 @@ from sqlalchemy.orm import Session, selectinload
 from kontroll.cases.models import SnapshotCase
 from kontroll.checklists.model import ANSWER_LABELS, Template
 from kontroll.checklists.services import freeze_version, template_of
-from kontroll.core import audit, hooks
+from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
-from kontroll.core.permissions import JOB_ROLE_TEXT, Job, Perm, PermissionDenied, can, may_hold
 from kontroll.core.periods import Period
+from kontroll.core.permissions import (
+    JOB_ROLE_TEXT,
+    Job,
+    Perm,
+    PermissionDenied,
+    can,
+    may_hold,
+    units_where,
+)
 from kontroll.db import utcnow
 from kontroll.privacy.guard import check_text, refusal_message
 from kontroll.privacy.personnummer import contains_personnummer
@@ -349,6 +357,30 @@ def open_atgard(session: Session, actor: User, unit: Unit, brist_ids: list[int],
     return atgard
 
 
+def may_see_atgard(user: User, atgard: Atgard) -> bool:
+    """Those who see the unit's reviews, and the åtgärd's owner."""
+    return can(user, Perm.VIEW_REVIEWS, atgard.unit_id) or atgard.owner_id == user.id
+
+
+def may_complete_atgard(user: User, atgard: Atgard) -> bool:
+    """The owner or the sektionschef marks an open åtgärd genomförd."""
+    return atgard.state == AtgardState.OPPEN and (user.id == atgard.owner_id
+                                                  or can(user, Perm.MANAGE_ATGARDER, atgard.unit_id))
+
+
+def may_verify_atgard(user: User, atgard: Atgard) -> bool:
+    """A verifier of the unit who is not the owner verifies a genomförd åtgärd."""
+    return (atgard.state == AtgardState.GENOMFORD and may_hold(user, Job.ATGARD_VERIFIER, atgard.unit_id)
+            and user.id != atgard.owner_id)
+
+
+def confirming_reviews(session: Session, atgard: Atgard) -> list[Review]:
+    """Reviews that may confirm the åtgärd worked: signed in its unit after it was opened."""
+    return list(session.scalars(
+        select(Review).where(Review.unit_id == atgard.unit_id, Review.state == ReviewState.KLAR.value,
+                             Review.signed_dt >= atgard.created_dt).order_by(Review.signed_dt.desc())))
+
+
 def complete_atgard(session: Session, actor: User, atgard: Atgard, note: str) -> Atgard:
     if not (actor.id == atgard.owner_id or can(actor, Perm.MANAGE_ATGARDER, atgard.unit_id)):
         raise PermissionDenied("Bara den ansvariga eller sektionschefen kan markera åtgärden som genomförd.")
@@ -400,7 +432,9 @@ def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
 
 
 def brister_for_unit(session: Session, unit: Unit, area: str | None = None, without_atgard: bool = False) -> list[Brist]:
-    from kontroll.genomgang.models import GenomgangResult  # brister from genomgångar share the list
+    from kontroll.genomgang.models import (
+        GenomgangResult,  # brister from genomgångar share the list
+    )
 
     query = (select(Brist).where(Brist.unit_id == unit.id).order_by(Brist.created_dt.desc(), Brist.id)
              .options(selectinload(Brist.atgarder), selectinload(Brist.review).selectinload(Review.drawn_case),
@@ -489,12 +523,22 @@ def overdue_atgarder(session: Session, unit: Unit, today: dt.date) -> list[Atgar
     ))
 
 
-def _no_new_reviewer_after_signing(session: Session, drawn_case_id: int) -> None:
+def overdue_atgarder_for(session: Session, user: User, today: dt.date) -> list[tuple[Unit, Atgard]]:
+    """The overdue åtgärder ``user`` is told about (the same people the overdue_atgarder job
+    reminds): every one in a unit where they manage åtgärder, and the ones they own anywhere."""
+    managed = {u.id for u in units_where(session, user, Perm.MANAGE_ATGARDER)}
+    rows = session.execute(
+        select(Unit, Atgard).join(Atgard, Atgard.unit_id == Unit.id)
+        .where(Unit.is_active.is_(True), Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
+        .order_by(Unit.code, Atgard.due_date, Atgard.id)
+    ).tuples()
+    return [(unit, a) for unit, a in rows if unit.id in managed or a.owner_id == user.id]
+
+
+def no_new_reviewer_after_signing(session: Session, drawn_case_id: int) -> None:
     signed = session.scalar(
         select(Review.id).where(Review.drawn_case_id == drawn_case_id, Review.state == ReviewState.KLAR.value)
     )
     if signed is not None:
         raise ValidationError("Ärendet är redan granskat och klarmarkerat. Granskaren kan inte bytas.", "reviewer")
 
-
-hooks.assignment_guards.append(_no_new_reviewer_after_signing)

@@ -5,32 +5,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kontroll.checklists import services as checklists
 from kontroll.checklists.model import ANSWER_LABELS
-from kontroll.core import audit, hooks
+from kontroll.core import audit
+from kontroll.core.actions import back_to, form_action, page_again, unit_with
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import Role, RoleAssignment, Unit, User
+from kontroll.core.models import RoleAssignment, Unit, User
+from kontroll.core.periods import Period, late_after_months, period_label
 from kontroll.core.permissions import (
     Job,
     Perm,
     PermissionDenied,
-    all_roles,
     can,
     can_anywhere,
     job_holders_clause,
     may_hold,
     units_where,
 )
+from kontroll.core.swedish import count
+from kontroll.core.timezone import local_today
 from kontroll.core.web import (
     acting_user,
-    current_user,
-    flash,
     form_id,
-    local_today,
     login_required,
     require_perm,
     unit_or_404,
@@ -39,7 +48,6 @@ from kontroll.db import get_session
 from kontroll.reviews import services as svc
 from kontroll.reviews.models import Atgard, Review
 from kontroll.sampling.models import DrawnCase
-from kontroll.core.periods import Period, late_after_months, period_label
 
 bp = Blueprint("reviews", __name__)
 
@@ -49,46 +57,30 @@ def _template():
                                           current_app.config.get("STICKPROV_TEMPLATE"))
 
 
+# --- what the start page shows -------------------------------------------------------------
 
 
+def start_notices(db: Session, user: User) -> list[tuple[str, dict[str, Any]]]:
+    """Overdue åtgärder, for those who manage the unit's åtgärder and for their owners."""
+    atgarder = svc.overdue_atgarder_for(db, user, local_today())
+    return [("reviews/_start_overdue.html", {"atgarder": atgarder})] if atgarder else []
 
 
-
-
-@bp.app_template_global()
-def open_review_count() -> int:
-    user = current_user()
-    return svc.open_count(get_session(), user) if user else 0
-
-
-@bp.app_template_global()
-def feedback_count() -> int:
-    user = current_user()
-    if user is None or not can_anywhere(user, Perm.RECEIVE_FEEDBACK):
-        return 0
-    return len(svc.feedback_for_handlaggare(get_session(), user))
-
-
-@bp.app_template_global()
-def start_page_flags() -> dict[str, Any]:
-    """What the start page must say loudly: overdue åtgärder (for the sektionschef of the
-    unit and for their owner) and templates past revideras_senast (for sektionschef and
-    systemadministratör)."""
-    user = current_user()
-    if user is None:
-        return {"atgarder": [], "templates": []}
-    db = get_session()
-    today = local_today()
-    atgarder = []
-    for unit in units_where(db, user, Perm.MANAGE_ATGARDER):
-        atgarder += [(unit, a) for a in svc.overdue_atgarder(db, unit, today)]
-    seen = {a.id for _, a in atgarder}
-    for unit in db.scalars(select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)):
-        atgarder += [(unit, a) for a in svc.overdue_atgarder(db, unit, today) if a.owner_id == user.id and a.id not in seen]
-    templates = []
-    if {Role.SEKTIONSCHEF, Role.SYSTEMADMINISTRATOR} & all_roles(user):
-        templates = checklists.overdue_templates(current_app.config, today)
-    return {"atgarder": atgarder, "templates": templates}
+def start_cards(db: Session, user: User) -> list[tuple[str, dict[str, Any]]]:
+    """The reviewer's card (units where they may be chosen to review) and the handläggare's
+    card (återkoppling on their own cases)."""
+    parts: list[tuple[str, dict[str, Any]]] = []
+    units = [u for u in units_where(db, user, Perm.VIEW_REVIEWS) if may_hold(user, Job.REVIEWER, u)]
+    if units:
+        parts.append(("reviews/_start_review_card.html", {
+            "units": units,
+            "open": svc.open_count(db, user),
+            "genomgangar": any(can(user, Perm.PERFORM_GENOMGANG, u) for u in units),
+            "leads_teams": any(may_hold(user, Job.TEAM_LEAD, u) for u in units),
+        }))
+    if can_anywhere(user, Perm.RECEIVE_FEEDBACK):
+        parts.append(("reviews/_start_feedback_card.html", {"count": len(svc.feedback_for_handlaggare(db, user))}))
+    return parts
 
 
 # --- the reviewer ---------------------------------------------------------------------------
@@ -136,14 +128,9 @@ def start(drawn_case_id: int) -> Response:
         audit.record_view(db, me, "case.view", object_type="case", object_id=drawn_case.case_ref,
                           unit=drawn_case.draw.unit_id)
         return Response(render_template("reviews/start.html", drawn_case=drawn_case, label=period_label))
-    try:
-        review = svc.open_review(db, me, drawn_case, _template())
-    except ValidationError as err:
-        db.rollback()
-        flash(err.message, "error")
-        return redirect(url_for("reviews.mine"))
-    db.commit()
-    return redirect(url_for("reviews.review", review_id=review.id))
+    return form_action(lambda db: svc.open_review(db, me, drawn_case, _template()),
+                       on_error=back_to(url_for("reviews.mine")),
+                       then=lambda opened: url_for("reviews.review", review_id=opened.id))
 
 
 def _load_review(review_id: int) -> Review:
@@ -183,43 +170,33 @@ def review(review_id: int) -> Response:
 @bp.post("/granskningar/<int:review_id>")
 @login_required
 def answer(review_id: int) -> Response:
-    db = get_session()
     review = _load_review(review_id)
-    template = checklists.template_of(review.template_version)
-    answers = svc.answers_from_form(template, request.form)
+    answers = svc.answers_from_form(checklists.template_of(review.template_version), request.form)
     signing = request.form.get("action") == "klarmarkera"
-    try:
-        if signing:
-            svc.sign(db, acting_user(), review, answers)
-        else:
-            svc.save_draft(db, acting_user(), review, answers)
-    except ValidationError as err:
-        db.rollback()
-        return _render_review(_load_review(review_id), answers, err, 422)
-    db.commit()
-    if signing:
-        n = len(review.brister)
-        flash(f"Granskningen av {review.drawn_case.case_ref} är klarmarkerad. "
-              + (f"{n} {'brist' if n == 1 else 'brister'} registrerades." if n else "Inga brister."), "success")
-    else:
-        flash("Utkastet är sparat. Du kan fortsätta senare.", "success")
-    return redirect(url_for("reviews.review", review_id=review.id))
+
+    def said(saved: Review) -> str:
+        if not signing:
+            return "Utkastet är sparat. Du kan fortsätta senare."
+        n = len(saved.brister)
+        return (f"Granskningen av {saved.drawn_case.case_ref} är klarmarkerad. "
+                + (f"{count(n, 'brist', 'brister')} registrerades." if n else "Inga brister."))
+
+    return form_action(
+        lambda db: (svc.sign if signing else svc.save_draft)(db, acting_user(), review, answers),
+        on_error=page_again(lambda err, status: _render_review(_load_review(review_id), answers, err, status)),
+        then=url_for("reviews.review", review_id=review_id), done=said)
 
 
 @bp.post("/granskningar/<int:review_id>/aterkoppling")
 @login_required
 def feedback(review_id: int) -> Response:
-    db = get_session()
     review = _load_review(review_id)
-    try:
-        svc.record_feedback(db, acting_user(), review, request.form.get("given_on", ""), request.form.get("method", ""),
-                            request.form.get("note", ""), today=local_today())
-    except ValidationError as err:
-        db.rollback()
-        return _render_review(_load_review(review_id), error=err, status=422)
-    db.commit()
-    flash("Återkopplingen är registrerad.", "success")
-    return redirect(url_for("reviews.review", review_id=review.id) + "#aterkoppling")
+    f = request.form
+    return form_action(
+        lambda db: svc.record_feedback(db, acting_user(), review, f.get("given_on", ""), f.get("method", ""),
+                                       f.get("note", ""), today=local_today()),
+        on_error=page_again(lambda err, status: _render_review(_load_review(review_id), error=err, status=status)),
+        then=url_for("reviews.review", review_id=review_id) + "#aterkoppling", done="Återkopplingen är registrerad.")
 
 
 # --- the handläggare ----------------------------------------------------------------------
@@ -292,21 +269,17 @@ def _render_brister(unit: Unit, error: ValidationError | None = None, status: in
 @bp.post("/enheter/<code>/atgarder")
 @login_required
 def atgard_create(code: str) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.MANAGE_ATGARDER, unit)
-    db = get_session()
-    try:
-        ids = [i for i in map(form_id, request.form.getlist("brister")) if i is not None]
-        raw_owner = request.form.get("owner", "")
-        owner = db.get(User, owner_id) if (owner_id := form_id(raw_owner)) is not None else None
-        atgard = svc.open_atgard(db, acting_user(), unit, ids, request.form.get("description", ""), owner,
-                                 request.form.get("due_date", ""), today=local_today())
-    except ValidationError as err:
-        db.rollback()
-        return _render_brister(unit_or_404(code), err, 422)
-    db.commit()
-    flash("Åtgärden är öppnad.", "success")
-    return redirect(url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id))
+    unit = unit_with(code, Perm.MANAGE_ATGARDER)
+    f = request.form
+    ids = [i for i in map(form_id, f.getlist("brister")) if i is not None]
+    owner_id = form_id(f.get("owner", ""))
+    return form_action(
+        lambda db: svc.open_atgard(db, acting_user(), unit, ids, f.get("description", ""),
+                                   db.get(User, owner_id) if owner_id is not None else None, f.get("due_date", ""),
+                                   today=local_today()),
+        on_error=page_again(lambda err, status: _render_brister(unit_or_404(code), err, status)),
+        then=lambda atgard: url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id),
+        done="Åtgärden är öppnad.")
 
 
 @bp.get("/enheter/<code>/atgarder")
@@ -331,28 +304,27 @@ def _atgard(unit: Unit, atgard_id: int) -> Atgard:
     return atgard
 
 
-def _may_see_atgard(user: User, atgard: Atgard) -> bool:
-    return can(user, Perm.VIEW_REVIEWS, atgard.unit_id) or atgard.owner_id == user.id
-
-
 def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = None, status: int = 200) -> Response:
     me = acting_user()
-    if not _may_see_atgard(me, atgard):
+    if not svc.may_see_atgard(me, atgard):
         abort(404)
-    db = get_session()
-    confirmable = []
-    if can(me, Perm.VERIFY_ATGARD, unit) and atgard.state == "genomförd":
-        confirmable = [r for r in db.scalars(
-            select(Review).where(Review.unit_id == unit.id, Review.state == "klar", Review.signed_dt >= atgard.created_dt)
-            .order_by(Review.signed_dt.desc())
-        )]
+    can_verify = svc.may_verify_atgard(me, atgard)
     html = render_template(
         "reviews/atgard.html", unit=unit, a=atgard, labels=svc.ATGARD_LABELS, error=error, today=local_today(),
-        form=request.form if error else {}, confirmable=confirmable,
-        can_complete=atgard.state == "öppen" and (me.id == atgard.owner_id or can(me, Perm.MANAGE_ATGARDER, unit)),
-        can_verify=atgard.state == "genomförd" and may_hold(me, Job.ATGARD_VERIFIER, unit) and me.id != atgard.owner_id,
+        form=request.form if error else {}, confirmable=svc.confirming_reviews(get_session(), atgard) if can_verify else [],
+        can_complete=svc.may_complete_atgard(me, atgard), can_verify=can_verify,
     )
     return Response(html, status=status)
+
+
+def _atgard_action(code: str, atgard_id: int, action, done: str) -> Response:  # type: ignore[no-untyped-def]
+    unit = unit_or_404(code)
+    atgard = _atgard(unit, atgard_id)
+    if not svc.may_see_atgard(acting_user(), atgard):
+        abort(404)
+    return form_action(lambda db: action(db, atgard),
+                       on_error=page_again(lambda err, status: _render_atgard(unit, _atgard(unit, atgard_id), err, status)),
+                       then=url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard_id), done=done)
 
 
 @bp.get("/enheter/<code>/atgarder/<int:atgard_id>")
@@ -360,7 +332,7 @@ def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = N
 def atgard_detail(code: str, atgard_id: int) -> Response:
     unit = unit_or_404(code)
     atgard = _atgard(unit, atgard_id)
-    if not _may_see_atgard(acting_user(), atgard):
+    if not svc.may_see_atgard(acting_user(), atgard):
         abort(404)
     audit.record_view(get_session(), acting_user(), "atgard.view", object_type="atgard", object_id=atgard.id,
                       unit=unit)
@@ -370,44 +342,26 @@ def atgard_detail(code: str, atgard_id: int) -> Response:
 @bp.post("/enheter/<code>/atgarder/<int:atgard_id>/genomford")
 @login_required
 def atgard_done(code: str, atgard_id: int) -> Response:
-    unit = unit_or_404(code)
-    db = get_session()
-    atgard = _atgard(unit, atgard_id)
-    if not _may_see_atgard(acting_user(), atgard):
-        abort(404)
-    try:
-        svc.complete_atgard(db, acting_user(), atgard, request.form.get("done_note", ""))
-    except ValidationError as err:
-        db.rollback()
-        return _render_atgard(unit, _atgard(unit, atgard_id), err, 422)
-    db.commit()
-    flash("Åtgärden är markerad som genomförd.", "success")
-    return redirect(url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id))
+    return _atgard_action(code, atgard_id,
+                          lambda db, atgard: svc.complete_atgard(db, acting_user(), atgard, request.form.get("done_note", "")),
+                          "Åtgärden är markerad som genomförd.")
 
 
 @bp.post("/enheter/<code>/atgarder/<int:atgard_id>/verifiera")
 @login_required
 def atgard_verify(code: str, atgard_id: int) -> Response:
-    unit = unit_or_404(code)
-    db = get_session()
-    atgard = _atgard(unit, atgard_id)
-    if not _may_see_atgard(acting_user(), atgard):
-        abort(404)
-    try:
-        raw = request.form.get("confirming_review", "")
+    raw = request.form.get("confirming_review", "")
+
+    def verify(db: Session, atgard: Atgard) -> Atgard:
         confirming = db.get(Review, review_id) if (review_id := form_id(raw)) is not None else None
         if raw and confirming is None:
             raise ValidationError("Den valda granskningen finns inte.", "confirming_review")
-        svc.verify_atgard(db, acting_user(), atgard, request.form.get("verified_note", ""), confirming)
-    except ValidationError as err:
-        db.rollback()
-        return _render_atgard(unit, _atgard(unit, atgard_id), err, 422)
-    db.commit()
-    flash("Åtgärden är verifierad.", "success")
-    return redirect(url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id))
+        return svc.verify_atgard(db, acting_user(), atgard, request.form.get("verified_note", ""), confirming)
+
+    return _atgard_action(code, atgard_id, verify, "Åtgärden är verifierad.")
 
 
-def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+def unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
     if not can(user, Perm.VIEW_REVIEWS, unit):
         return None
     today = local_today()
@@ -423,5 +377,3 @@ def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, A
         "overdue": svc.overdue_atgarder(db, unit, today),
     }
 
-
-hooks.unit_sections.append(_unit_section)

@@ -16,14 +16,14 @@ draw_cli = AppGroup("draw", help="Månadens stickprov.")
 @click.option("--user", "username", required=True, help="Den som drar (enhetens dragande roll)")
 def run_command(unit_code: str, period: str, username: str) -> None:
     """Dra stickprovet för en enhet och månad."""
-    from kontroll.cli import _unit, cli_actor, cli_session
+    from kontroll.core.cli import cli_actor, cli_session, cli_unit
     from kontroll.core.errors import ValidationError
     from kontroll.core.permissions import PermissionDenied
     from kontroll.sampling import services as svc
 
     with cli_session() as session:
         actor = cli_actor(session, username)
-        unit = _unit(session, unit_code)
+        unit = cli_unit(session, unit_code)
         try:
             draw = svc.run_draw(session, actor, unit, period)
         except PermissionDenied as err:
@@ -36,7 +36,7 @@ def run_command(unit_code: str, period: str, username: str) -> None:
 @click.argument("draw_id", type=int)
 def verify_command(draw_id: int) -> None:
     """Gör om en dragning från sparad ärendelista och slumpfrö och jämför."""
-    from kontroll.cli import cli_session
+    from kontroll.core.cli import cli_session
     from kontroll.core.errors import ValidationError
     from kontroll.sampling import services as svc
 

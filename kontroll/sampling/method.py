@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from operator import itemgetter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import numpy as np
 

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, text
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.core.models import Unit, User
-from kontroll.db import Base, UTCDateTime, utcnow, JSON_TEXT, MACHINE
+from kontroll.db import JSON_TEXT, MACHINE, Base, UTCDateTime, utcnow
 
 
 class Draw(Base):

@@ -28,10 +28,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
-from kontroll.cases.services import Diff, diff_against, latest_snapshot, stored_snapshot_digest
-from kontroll.core import audit, hooks, notifications
+from kontroll.cases.services import (
+    Diff,
+    diff_against,
+    latest_snapshot,
+    stored_snapshot_digest,
+)
+from kontroll.core import audit, notifications
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import Role, RoleAssignment, Team, Unit, User
+from kontroll.core.hooks import hooks_of
+from kontroll.core.models import RoleAssignment, Team, Unit, User
+from kontroll.core.periods import Period, period_label
 from kontroll.core.permissions import (
     JOB_ROLE_TEXT,
     Job,
@@ -42,7 +49,6 @@ from kontroll.core.permissions import (
     may_draw,
     may_hold,
 )
-from kontroll.core.periods import Period, period_label
 from kontroll.core.timezone import local_date, local_datetime_text
 from kontroll.db import utcnow
 from kontroll.privacy.committee import check_committee_text
@@ -277,7 +283,7 @@ def _redaction_window(session: Session, draw: Draw) -> tuple[list[Any], bool]:
     """The sealed redactions of the draw's snapshot made after the draw, and whether they
     explain a changed snapshot: the draw verified just before the first of them, and each
     found the snapshot as the one before had left it. An unsealed record explains nothing."""
-    from kontroll.privacy.redaction import sealed_snapshot_redactions, snapshot_redactions
+    from kontroll.privacy.models import sealed_snapshot_redactions, snapshot_redactions
 
     key = session.info.get("kontroll_audit_key")
     if len(snapshot_redactions(session, draw.snapshot_id)) != len(sealed := sealed_snapshot_redactions(
@@ -346,7 +352,7 @@ def verify_draw(session: Session, draw: Draw, *, full: bool = True) -> Verificat
             "Dragningen kan inte göras om exakt, eftersom ett ärendenummer eller en grupp i underlaget maskerades efter "
             "dragningen. Den gjordes om och stämde när maskeringen gjordes."])
     if explained:
-        from kontroll.privacy.redaction import describe
+        from kontroll.privacy.models import describe
 
         result.lines.extend(describe(r) for r in redactions)
         result.redactions = list(redactions)
@@ -438,7 +444,7 @@ def assign_reviewer(
         raise PermissionDenied("Bara sektionschefen utser granskare.")
     if draw.is_voided:
         raise ValidationError("Stickprovet är makulerat. Utse granskare i det giltiga stickprovet.")
-    for guard in hooks.assignment_guards:
+    for guard in hooks_of(session).assignment_guards:
         guard(session, drawn_case.id)
     check = check_reviewer(session, drawn_case, reviewer)
     name = reviewer.full_name
@@ -463,7 +469,7 @@ def assign_reviewer(
             )
         if len(reason) > MAX_REASON:
             raise ValidationError(f"Motiveringen får vara högst {MAX_REASON} tecken.", "override_reason")
-        # the nämnd reads it: no personnummer, case reference or name (design.md invariant 9)
+        # the nämnd reads it: no personnummer, case reference or name (docs/architecture.md, invariant 9)
         check_committee_text(session, reason, [unit.id], "Motiveringen till undantaget", "override_reason")
         override_rule = "hemmablindhet"
     now = utcnow()
@@ -560,7 +566,3 @@ def count_valid_draws(session: Session, unit: Unit, year: int) -> int:
             Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Draw.voided_dt.is_(None)
         )
     ) or 0
-
-
-def drawer_roles() -> tuple[Role, ...]:
-    return (Role.SEKTIONSCHEF, Role.ADMINISTRATOR)

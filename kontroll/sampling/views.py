@@ -5,25 +5,38 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kontroll.cases.parsing import FIELD_LABELS
-from kontroll.core import audit, hooks
+from kontroll.core import audit, swedish
+from kontroll.core.actions import back_to, form_action, page_again, unit_with
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
-from kontroll.core.permissions import Perm, can, may_draw
-from kontroll.core.web import acting_user, flash, form_id, login_required, require_perm, unit_or_404
 from kontroll.core.periods import Period, period_label
-from kontroll.privacy.redaction import redaction_sentences
+from kontroll.core.permissions import Perm, can, may_draw, units_where
+from kontroll.core.web import (
+    acting_user,
+    form_id,
+    login_required,
+    require_perm,
+    unit_or_404,
+)
 from kontroll.db import get_session, utcnow
+from kontroll.privacy.models import redaction_sentences
 from kontroll.sampling import services as svc
 from kontroll.sampling.models import Draw
 
 bp = Blueprint("sampling", __name__, url_prefix="/enheter/<code>")
-
-
 
 
 def _draw(unit: Unit, draw_id: int) -> Draw:
@@ -54,17 +67,13 @@ def draw_page(code: str) -> str:
 @login_required
 def draw_now(code: str) -> Response:
     unit = unit_or_404(code)
-    db = get_session()
     period = str(Period.of(utcnow()))
-    try:
-        draw = svc.run_draw(db, acting_user(), unit, period)
-    except ValidationError as err:
-        db.rollback()
-        flash(err.message, "error")
-        return redirect(url_for("sampling.draw_page", code=unit.code))
-    db.commit()
-    flash(f"Stickprovet för {period_label(period)} är draget: {len(draw.cases)} ärenden.", "success")
-    return redirect(url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id))
+    return form_action(
+        lambda db: svc.run_draw(db, acting_user(), unit, period),
+        on_error=back_to(url_for("sampling.draw_page", code=unit.code)),
+        done=lambda draw: f"Stickprovet för {period_label(period)} är draget: {len(draw.cases)} ärenden.",
+        then=lambda draw: url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id),
+    )
 
 
 def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, status: int = 200,
@@ -89,8 +98,7 @@ def _render_draw(unit: Unit, draw: Draw, error: ValidationError | None = None, s
 @bp.get("/stickprov/<int:draw_id>")
 @login_required
 def draw_detail(code: str, draw_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_DRAWS, unit)
+    unit = unit_with(code, Perm.VIEW_DRAWS)
     draw = _draw(unit, draw_id)
     audit.record_view(get_session(), acting_user(), "draw.view", object_type="draw", object_id=draw.id, unit=unit)
     return _render_draw(unit, draw)
@@ -100,49 +108,50 @@ def draw_detail(code: str, draw_id: int) -> Response:
 @login_required
 def redraw(code: str, draw_id: int) -> Response:
     unit = unit_or_404(code)
-    db = get_session()
     draw = _draw(unit, draw_id)
-    try:
+
+    def run(db: Session) -> Draw:
         if draw.is_voided:
             raise ValidationError("Det här stickprovet är redan makulerat.")
-        new = svc.run_draw(db, acting_user(), unit, draw.period, redraw_reason=request.form.get("reason", ""))
-    except ValidationError as err:
-        db.rollback()
-        return _render_draw(unit, _draw(unit, draw_id), err, 422)
-    db.commit()
-    flash("Stickprovet är draget om. Det tidigare är makulerat med din motivering.", "success")
-    return redirect(url_for("sampling.draw_detail", code=unit.code, draw_id=new.id))
+        return svc.run_draw(db, acting_user(), unit, draw.period, redraw_reason=request.form.get("reason", ""))
+
+    return form_action(
+        run,
+        on_error=page_again(lambda err, status: _render_draw(unit, _draw(unit, draw_id), err, status)),
+        done="Stickprovet är draget om. Det tidigare är makulerat med din motivering.",
+        then=lambda new: url_for("sampling.draw_detail", code=unit.code, draw_id=new.id),
+    )
 
 
 @bp.post("/stickprov/<int:draw_id>/arenden/<int:case_id>/granskare")
 @login_required
 def assign(code: str, draw_id: int, case_id: int) -> Response:
-    unit = unit_or_404(code)
-    require_perm(Perm.ASSIGN_REVIEWER, unit)
-    db = get_session()
+    unit = unit_with(code, Perm.ASSIGN_REVIEWER)
     draw = _draw(unit, draw_id)
     drawn_case = next((c for c in draw.cases if c.id == case_id), None)
     if drawn_case is None:
         abort(404)
-    try:
-        raw = request.form.get("reviewer", "")
-        reviewer = db.get(User, reviewer_id) if (reviewer_id := form_id(raw)) is not None else None
+
+    def run(db: Session) -> User:
+        reviewer_id = form_id(request.form.get("reviewer", ""))
+        reviewer = db.get(User, reviewer_id) if reviewer_id is not None else None
         if reviewer is None:
             raise ValidationError("Välj en granskare.", "reviewer")
         svc.assign_reviewer(db, acting_user(), drawn_case, reviewer, override_reason=request.form.get("override_reason"))
-    except ValidationError as err:
-        db.rollback()
-        return _render_draw(unit, _draw(unit, draw_id), err, 422, error_case=case_id)
-    db.commit()
-    flash(f"{reviewer.full_name} granskar {drawn_case.case_ref}.", "success")
-    return redirect(url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id))
+        return reviewer
+
+    return form_action(
+        run,
+        on_error=page_again(lambda err, status: _render_draw(unit, _draw(unit, draw_id), err, status, error_case=case_id)),
+        done=lambda reviewer: f"{reviewer.full_name} granskar {drawn_case.case_ref}.",
+        then=url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id),
+    )
 
 
 @bp.get("/stickprov/<int:draw_id>/verifiera")
 @login_required
 def verify(code: str, draw_id: int) -> str:
-    unit = unit_or_404(code)
-    require_perm(Perm.VERIFY_DRAW, unit)
+    unit = unit_with(code, Perm.VERIFY_DRAW)
     db = get_session()
     draw = _draw(unit, draw_id)
     result = svc.verify_draw(db, draw)
@@ -159,8 +168,7 @@ def case_page(code: str) -> str | Response:
     """A case's page. The case reference travels in the query string (``?ref=…``, percent-
     encoded by url_for), never as a path segment: a reference such as ``../../admin`` cannot
     make a link that leads elsewhere."""
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_CASE, unit)
+    unit = unit_with(code, Perm.VIEW_CASE)
     case_ref = request.args.get("ref", "")
     if not case_ref or len(case_ref) > 200:
         abort(404)
@@ -178,12 +186,11 @@ def case_page(code: str) -> str | Response:
 @login_required
 def case_page_by_path(code: str, case_ref: str) -> Response:
     """Old addresses of case pages (bookmarks) lead to the new one."""
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_CASE, unit)
+    unit = unit_with(code, Perm.VIEW_CASE)
     return redirect(url_for("sampling.case_page", code=unit.code, ref=case_ref))
 
 
-def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
+def unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:
     if not (can(user, Perm.VIEW_DRAWS, unit) or may_draw(user, unit)):
         return None
     period = str(Period.of(utcnow()))
@@ -194,5 +201,16 @@ def _unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, A
     }
 
 
-hooks.unit_sections.insert(0, _unit_section)
-
+def start_cards(db: Session, user: User) -> list[tuple[str, dict[str, Any]]]:
+    """The card of those who draw a unit's stickprov or manage its åtgärder."""
+    units = [(u, may_draw(user, u)) for u in units_where(db, user, Perm.VIEW_DRAWS)
+             if may_draw(user, u) or can(user, Perm.MANAGE_ATGARDER, u)]
+    if not units:
+        return []
+    draws = any(d for _u, d in units)
+    tasks = [
+        "drar månadens stickprov för din enhet" if draws else "",
+        "utser granskare" if any(can(user, Perm.ASSIGN_REVIEWER, u) for u, _d in units) else "",
+        "följer upp brister med åtgärder" if any(can(user, Perm.MANAGE_ATGARDER, u) for u, _d in units) else "",
+    ]
+    return [("sampling/_start_card.html", {"units": units, "draws": draws, "tasks": swedish.join(tasks)})]

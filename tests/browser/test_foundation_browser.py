@@ -13,7 +13,7 @@ ROLES = {
     "forste1": "Granskning",
     "enhetschef": "Granskning",
     "anna.froberg": "Återkoppling på dina ärenden",
-    "namnd": "Nämndens uppföljning",
+    "namnd": "Årssammanfattning",
     "revisor": "Revision",
     "sysadmin": "Administration",
 }

@@ -620,6 +620,6 @@ def test_templates_are_immutable_and_hashable():
 @pytest.mark.parametrize("spelling", ["850101-1236", "EB-8501011236", "85 01 01\u20131236"])
 def test_a_template_text_holding_a_personnummer_is_refused(spelling):
     """Template texts are stored with every review (template_versions.content): one detector
-    guards them as it guards every other text (design.md invariant 8)."""
+    guards them as it guards every other text (docs/architecture.md, invariant 8)."""
     text = variant('help = "Jämför med delegationsordningen."', f'help = "Jämför med {spelling}."')
     assert_error(text, "personnummer")

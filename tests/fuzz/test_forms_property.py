@@ -237,23 +237,23 @@ def _feedback_fields(s: Scene) -> Strategies:
 
 ROUTES: dict[str, Route] = {
     # core
-    "core.login": Route(
+    "account.login": Route(
         None,
         fields=lambda s: {"username": value(*s.users, "okänd"), "password": value(PASSWORD, "fel"),
                           "next": value("/granskningar", "//evil.example", "https://evil.example/")},
         allowed=_login_refusal),
-    "core.login_code": Route(
+    "account.login_code": Route(
         None, fields=lambda s: {"totp_code": value(totp_now(s, "tvasteg"), "000000", "123 456", "12345", "abcdef")},
         prepare=_password_first,
         allowed=_login_refusal),
-    "core.sso_start": Route(None, fields=lambda s: {"next": value("/granskningar", "//evil.example")}),
-    "core.logout": Route("handlaggare"),
-    "core.totp_begin": Route("handlaggare", others=("tvasteg", "halvvags"), allowed=_totp_refusal),
-    "core.totp_confirm": Route(
+    "account.sso_start": Route(None, fields=lambda s: {"next": value("/granskningar", "//evil.example")}),
+    "account.logout": Route("handlaggare"),
+    "account.totp_begin": Route("handlaggare", others=("tvasteg", "halvvags"), allowed=_totp_refusal),
+    "account.totp_confirm": Route(
         "halvvags", fields=lambda s: {"totp_code": value(totp_now(s, "halvvags"), "000000", "12 34 56", "x")},
         others=("tvasteg", "handlaggare"), allowed=_totp_refusal),
-    "core.totp_cancel": Route("halvvags", others=("tvasteg", "handlaggare"), allowed=_totp_refusal),
-    "core.totp_disable": Route(
+    "account.totp_cancel": Route("halvvags", others=("tvasteg", "handlaggare"), allowed=_totp_refusal),
+    "account.totp_disable": Route(
         "tvasteg", fields=lambda s: {"totp_code": value(totp_now(s, "tvasteg"), "000000", "12 34 56", "x")},
         others=("halvvags", "handlaggare"), allowed=_totp_refusal),
     "notifications.mark_read": Route(

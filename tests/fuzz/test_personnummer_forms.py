@@ -1,4 +1,4 @@
-"""Every free-text form refuses a personnummer in any spelling (design.md invariant 8): for
+"""Every free-text form refuses a personnummer in any spelling (docs/architecture.md, invariant 8): for
 each form field where people write text, a generated number in a generated spelling, inside
 ordinary words, is refused with a message that names the field, says "personnummer" and does
 not repeat the number; and nothing in the database changes.

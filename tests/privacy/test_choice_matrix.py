@@ -1,4 +1,4 @@
-"""People are chosen only among those allowed (design.md invariant 10): by crafted POST, every
+"""People are chosen only among those allowed (docs/architecture.md, invariant 10): by crafted POST, every
 user of the test municipality is tried as reviewer (with and without an override
 justification), åtgärd owner, åtgärd verifier and genomgång participant. Only the job's roles in
 the unit itself are accepted; org-wide roles (nämnd, revisor, systemadministratör) never count."""

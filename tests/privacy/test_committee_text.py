@@ -1,4 +1,4 @@
-"""Nothing identifying in committee-bound text (design.md invariant 9): the bedömning and the
+"""Nothing identifying in committee-bound text (docs/architecture.md, invariant 9): the bedömning and the
 justification of a separation-rule override are refused, through the service, the page (422)
 and the command line (exit 1), when they hold a case reference from the unit's lists, a
 handläggare's name or signature, a user's name, or a personnummer. Rows stored before the

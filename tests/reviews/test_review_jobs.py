@@ -49,7 +49,7 @@ def test_late_reviews_reminds_reviewer_and_sektionschef_once(app, db, world, dra
 
 
 def test_overdue_atgard_reminds_owner_and_sektionschef_and_shows_on_the_start_page(app, db, client, world, drawn,
-                                                                                    checklists):
+                                                                                    checklists, monkeypatch):
     _sign_with_deviation(app, drawn, checklists)
     with get_database(app).session_scope() as session:
         unit = user_svc.get_unit_by_code(session, "IFO-FS")
@@ -64,14 +64,16 @@ def test_overdue_atgard_reminds_owner_and_sektionschef_and_shows_on_the_start_pa
     assert {u for u, _ in _notes(db, "atgard_overdue")} == {world["forste"].id, world["sektionschef"].id}
     run_job(database, "overdue_atgarder", dt.date(2026, 12, 22), app.config)
     assert len(_notes(db, "atgard_overdue")) == 2
-    # the start page flags it for the sektionschef and the owner (today is after 2026-12-20 in any real run
-    # of this test only if the clock says so: the flag uses the real date, so assert on what it must be)
-    overdue_now = dt.date.today() > dt.date(2026, 12, 20)
-    for username in ("sektionschef", "forste"):
-        c = app.test_client()
-        login(c, username)
-        page = c.get("/").get_data(as_text=True)
-        assert ("Försenade åtgärder" in page) is overdue_now
+    # the start page flags it for the sektionschef and the owner from the day after its due date
+    from kontroll.reviews import views as review_views
+
+    for today, overdue in ((dt.date(2026, 12, 20), False), (dt.date(2026, 12, 21), True)):
+        monkeypatch.setattr(review_views, "local_today", lambda today=today: today)
+        for username in ("sektionschef", "forste"):
+            c = app.test_client()
+            login(c, username)
+            page = c.get("/").get_data(as_text=True)
+            assert ("Försenade åtgärder" in page) is overdue, (username, today)
     c = app.test_client()
     login(c, "enhetschef")
     assert "Försenade åtgärder" not in c.get("/").get_data(as_text=True)

@@ -21,9 +21,19 @@ from sqlalchemy.orm import Session
 from kontroll.core.models import Unit
 from kontroll.core.periods import late_after_months
 from kontroll.privacy.committee import CommitteeTextCheck
-from kontroll.reports.summary.areas import AreaCount, area_counts, area_rows, merge_area_counts
+from kontroll.reports.summary.areas import (
+    AreaCount,
+    area_counts,
+    area_rows,
+    merge_area_counts,
+)
 from kontroll.reports.summary.atgarder import atgard_rows, merge_atgard_rows
-from kontroll.reports.summary.coverage import CoverageRaw, coverage, coverage_raw, merge_coverage
+from kontroll.reports.summary.coverage import (
+    CoverageRaw,
+    coverage,
+    coverage_raw,
+    merge_coverage,
+)
 from kontroll.reports.summary.genomgang import genomgang_summary
 from kontroll.reports.summary.history import history, years_present  # noqa: F401
 from kontroll.reports.summary.model import (  # noqa: F401 - the public names of the summary
@@ -53,7 +63,12 @@ from kontroll.reports.summary.model import (  # noqa: F401 - the public names of
     worst,
 )
 from kontroll.reports.summary.stickprov import months_expected, stickprov_summary
-from kontroll.reports.summary.texts import RULE_LABELS, current_assessment, fingerprint, overrides  # noqa: F401
+from kontroll.reports.summary.texts import (  # noqa: F401
+    RULE_LABELS,
+    current_assessment,
+    fingerprint,
+    overrides,
+)
 
 
 def _unit_summary(session: Session, unit: Unit, year: int, today: dt.date, late_months: int,

@@ -16,7 +16,6 @@ from kontroll.core.timezone import year_bounds
 from kontroll.reports.summary.model import Coverage
 from kontroll.sampling.models import Draw, DrawnCase
 
-
 BUCKETS = ((1, 2, "1–2 ärenden"), (3, 5, "3–5 ärenden"), (6, None, "6 ärenden eller fler"))
 
 

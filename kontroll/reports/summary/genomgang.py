@@ -8,7 +8,14 @@ from sqlalchemy.orm import Session
 
 from kontroll.core.models import Unit
 from kontroll.genomgang import services as genomgang_svc
-from kontroll.reports.summary.model import GRON, GUL, INGEN, ROD, GenomgangSummary, worst
+from kontroll.reports.summary.model import (
+    GRON,
+    GUL,
+    INGEN,
+    ROD,
+    GenomgangSummary,
+    worst,
+)
 
 
 def genomgang_summary(session: Session, unit: Unit, year: int, today: dt.date) -> GenomgangSummary:

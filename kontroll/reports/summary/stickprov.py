@@ -12,7 +12,15 @@ from kontroll.core.models import Unit
 from kontroll.core.periods import MONTH_NAMES, Period, period_label
 from kontroll.core.swedish import join as swedish_list
 from kontroll.core.timezone import local_date
-from kontroll.reports.summary.model import GRON, GUL, INGEN, ROD, MonthRow, StickprovSummary, worst
+from kontroll.reports.summary.model import (
+    GRON,
+    GUL,
+    INGEN,
+    ROD,
+    MonthRow,
+    StickprovSummary,
+    worst,
+)
 from kontroll.reviews.models import Review, ReviewState
 from kontroll.sampling.models import Draw, DrawnCase
 

@@ -15,7 +15,6 @@ from kontroll.reports.models import Assessment
 from kontroll.reports.summary.model import AssessmentView, Fingerprint, OverrideRow
 from kontroll.sampling.models import Assignment, Draw, DrawnCase
 
-
 RULE_LABELS = {"hemmablindhet": "Hemmablindhet (granskaren leder ärendets grupp)",
                "roll": "Roll (granskaren har inte en granskande roll)"}
 

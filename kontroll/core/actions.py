@@ -1,0 +1,95 @@
+"""The shapes every page repeats, written once: a unit with a permission, a form action, a page
+of a list.
+
+A form action is always the same dance: run the service with the acting user; if it refuses
+(:class:`~kontroll.core.errors.ValidationError`), roll back and show the page again with the
+message (422) or go back with the message; else commit, say what was done, and redirect.
+:func:`form_action` is that dance; the views only say which service, which page and where to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from flask import Response, redirect, request
+from sqlalchemy.orm import Session
+
+from kontroll.core.errors import ValidationError
+from kontroll.core.models import Unit
+from kontroll.core.permissions import Perm
+from kontroll.core.web import flash, require_perm, unit_or_404
+from kontroll.db import get_session
+
+T = TypeVar("T")
+
+
+def unit_with(code: str, perm: Perm) -> Unit:
+    """The unit with ``code`` (404 if there is none) when the acting user holds ``perm`` in it
+    (403 otherwise)."""
+    unit = unit_or_404(code)
+    require_perm(perm, unit)
+    return unit
+
+
+def form_action(
+    action: Callable[[Session], T],
+    *,
+    on_error: Callable[[ValidationError], Response],
+    then: str | Callable[[T], str],
+    done: str | Callable[[T], str] | None = None,
+    category: str = "success",
+) -> Response:
+    """Run ``action`` (a service call) in the request's session; on a refusal roll back and
+    answer ``on_error(err)``; else commit, flash ``done`` (if any) and redirect to ``then``."""
+    db = get_session()
+    try:
+        result = action(db)
+    except ValidationError as err:
+        db.rollback()
+        return on_error(err)
+    db.commit()
+    if done:
+        flash(done(result) if callable(done) else done, category)
+    return redirect(then(result) if callable(then) else then)
+
+
+def page_again(render: Callable[[ValidationError, int], Response]) -> Callable[[ValidationError], Response]:
+    """``on_error`` that shows the form's page again with the message, as 422."""
+    return lambda err: render(err, 422)
+
+
+def back_to(url: str) -> Callable[[ValidationError], Response]:
+    """``on_error`` for a button without a form page of its own: go back and say why."""
+
+    def answer(err: ValidationError) -> Response:
+        flash(err.message, "error")
+        return redirect(url)
+
+    return answer
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a long list: the ``sida`` argument clamped to the pages that exist."""
+
+    number: int
+    size: int
+    total: int
+
+    @classmethod
+    def of(cls, total: int, size: int) -> Page:
+        try:
+            number = int(request.values.get("sida", "1"))
+        except ValueError:
+            number = 1
+        return cls(min(max(number, 1), max(1, -(-total // size))), size, total)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
