@@ -28,6 +28,11 @@ the audit log, and the row counts are printed.
 
 The audit log's HMAC key is kept outside the database and is therefore *not* in a backup;
 both commands say so.
+
+Why one module of over 500 lines: backup and restore are the two halves of one file format per
+database, and they share the helpers that make both safe (temporary files beside the target,
+fsync, integrity checks, row counts). Reading them side by side is how one checks that what
+``backup`` writes, ``restore`` accepts.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy import select
 
 from kontroll import create_app
-from kontroll.core import users as svc
+from kontroll.core import users as user_svc
 from kontroll.core.cli import cli_session, cli_unit, cli_user
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit
@@ -87,7 +87,7 @@ def user_create(
     if password is None and not no_password:
         password = click.prompt("Lösenord", hide_input=True, confirmation_prompt="Upprepa lösenordet")
     with cli_session() as session:
-        user = svc.create_user(
+        user = user_svc.create_user(
             session, "cli", username=username, full_name=full_name, password=password,
             email=email, case_system_id=case_system_id,
         )
@@ -103,9 +103,9 @@ def user_add_role(username: str, role: str, unit_code: str | None) -> None:
     with cli_session() as session:
         user = cli_user(session, username)
         unit = cli_unit(session, unit_code) if unit_code else None
-        svc.add_role(session, "cli", user, svc.parse_role(role), unit)
+        user_svc.add_role(session, "cli", user, user_svc.parse_role(role), unit)
         where = unit.code if unit else "hela organisationen"
-        click.echo(f"{user.username} har nu rollen {svc.parse_role(role).label} för {where}.")
+        click.echo(f"{user.username} har nu rollen {user_svc.parse_role(role).label} för {where}.")
 
 
 @user_cli.command("deactivate")
@@ -114,7 +114,7 @@ def user_deactivate(username: str) -> None:
     """Stäng av en användare och avsluta alla dess sessioner."""
     with cli_session() as session:
         user = cli_user(session, username)
-        ended = svc.deactivate_user(session, "cli", user)
+        ended = user_svc.deactivate_user(session, "cli", user)
         click.echo(f"{user.username} är avstängd; {ended} sessioner avslutades.")
 
 
@@ -127,7 +127,7 @@ def user_set_password(username: str, password: str | None) -> None:
         password = click.prompt("Nytt lösenord", hide_input=True, confirmation_prompt="Upprepa lösenordet")
     with cli_session() as session:
         user = cli_user(session, username)
-        svc.set_password(session, "cli", user, password)
+        user_svc.set_password(session, "cli", user, password)
         click.echo(f"Nytt lösenord är satt för {user.username}.")
 
 
@@ -170,8 +170,8 @@ def unit_list() -> None:
 def unit_create(code: str, name: str, drawer: str, sample_size: int) -> None:
     """Skapa en enhet."""
     with cli_session() as session:
-        unit = svc.create_unit(
-            session, "cli", code=code, name=name, drawer_role=svc.parse_role(drawer), sample_size=sample_size
+        unit = user_svc.create_unit(
+            session, "cli", code=code, name=name, drawer_role=user_svc.parse_role(drawer), sample_size=sample_size
         )
         click.echo(f"Enheten {unit.code} är skapad.")
 

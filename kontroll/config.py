@@ -17,9 +17,9 @@ DEFAULTS: dict[str, Any] = {
     # Session lifetimes (seconds): idle timeout and absolute lifetime.
     "SESSION_IDLE_TIMEOUT": 30 * 60,
     "SESSION_ABSOLUTE_TIMEOUT": 10 * 60 * 60,
+    # The session cookie (always HttpOnly: no script ever needs it).
     "SESSION_COOKIE_NAME": "kontroll_session",
     "SESSION_COOKIE_SECURE": True,
-    "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Failed logins before the account is locked, and for how long (seconds).
     "LOGIN_MAX_FAILURES": 5,

@@ -14,14 +14,17 @@ Rules of the house:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +76,23 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def insert_once(session: Session, row: Any, existing: Callable[[], T | None]) -> T | None:
+    """Insert ``row`` in a savepoint, for rows that two requests may store at the same moment
+    (a unique constraint keeps one). Returns None when ``row`` was stored. When the constraint
+    refuses it, returns what ``existing()`` finds (the other transaction's row); if that finds
+    nothing, the refusal was something else and is raised."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        found = existing()
+        if found is None:
+            raise
+        return found
+    return None
 
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -179,10 +199,3 @@ def get_session() -> Session:
     if "_db_session" not in g:
         g._db_session = get_database().sessionmaker()
     return g._db_session
-
-
-def release_session() -> None:
-    """End the request's transaction early (rollback of anything not committed)."""
-    session: Session | None = g.get("_db_session")
-    if session is not None:
-        session.rollback()

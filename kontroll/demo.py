@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kontroll.core import audit, auth
-from kontroll.core import users as svc
+from kontroll.core import users as user_svc
 from kontroll.core.models import Role, Unit, User
 from kontroll.core.periods import Period
 from kontroll.db import utcnow
@@ -92,16 +92,16 @@ def load_demo(session: Session) -> dict[str, int]:
     if not database_is_empty(session):
         raise RuntimeError("Databasen är inte tom: demodata laddas bara i en tom databas.")
     units = {
-        "IFO-FS": svc.create_unit(
+        "IFO-FS": user_svc.create_unit(
             session, ACTOR, code="IFO-FS", name="Försörjningsstöd IFO", drawer_role=Role.SEKTIONSCHEF
         ),
-        "INT": svc.create_unit(
+        "INT": user_svc.create_unit(
             session, ACTOR, code="INT", name="Integrationsenheten", drawer_role=Role.ADMINISTRATOR
         ),
     }
     users: dict[str, User] = {}
     for du in DEMO_USERS:
-        user = svc.create_user(
+        user = user_svc.create_user(
             session,
             ACTOR,
             username=du.username,
@@ -113,9 +113,9 @@ def load_demo(session: Session) -> dict[str, int]:
         user.password_hash = auth.hash_password(DEMO_PASSWORD)
         users[du.username] = user
         for role, code in du.roles:
-            svc.add_role(session, ACTOR, user, role, units[code] if code else None)
+            user_svc.add_role(session, ACTOR, user, role, units[code] if code else None)
     for team_name, (lead, _members) in DEMO_TEAMS.items():
-        svc.create_team(session, ACTOR, units["IFO-FS"], team_name, users[lead])
+        user_svc.create_team(session, ACTOR, units["IFO-FS"], team_name, users[lead])
     cases = load_demo_cases(session, units, users)
     load_demo_history(session, units, users)
     audit.record(session, ACTOR, "demo.load", details={"users": len(users), "units": len(units), "cases": cases})

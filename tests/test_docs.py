@@ -61,3 +61,35 @@ def test_code_cites_only_documents_in_the_repository() -> None:
                 if not list(ROOT.glob(f"**/{name}")) or name in ("design.md", "domain.md", "engineering.md"):
                     offenders.append(f"{path.relative_to(ROOT)}:{n}: {name}")
     assert offenders == []
+
+
+def test_every_dotted_name_in_code_and_documents_exists() -> None:
+    """`kontroll.x.y.name` in a docstring, comment or document names something that exists
+    (renamed functions leave no stale words behind)."""
+    import importlib
+
+    package = ROOT / "kontroll"
+    modules = {p.stem for p in package.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    files = sorted(package.rglob("*.py")) + DOCS
+    missing = []
+    for path in files:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for ref in re.findall(r"\bkontroll(?:\.[A-Za-z_]\w*)+", line):
+                parts = ref.split(".")
+                if parts[1] not in modules or parts[1] == "wsgi":
+                    continue  # a host name, a file name, or the WSGI module (it builds an app)
+                for cut in range(len(parts), 1, -1):
+                    try:
+                        obj = importlib.import_module(".".join(parts[:cut]))
+                        break
+                    except ImportError:
+                        continue
+                else:
+                    missing.append(f"{path.relative_to(ROOT)}:{n}: {ref}")
+                    continue
+                try:
+                    for attr in parts[cut:]:
+                        obj = getattr(obj, attr)
+                except AttributeError:
+                    missing.append(f"{path.relative_to(ROOT)}:{n}: {ref}")
+    assert missing == []

@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("kontroll.reviews.models", "kontroll.genomgang.models"):
         "a brist comes from a review or from a genomgång's result: one list of brister (type hint only)",
-    ("kontroll.reviews.services", "kontroll.genomgang.models"):
+    ("kontroll.reviews.atgarder", "kontroll.genomgang.models"):
         "the list of brister loads the genomgång result a brist came from",
 }
 

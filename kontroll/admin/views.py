@@ -15,12 +15,18 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from kontroll.core import sso, totp
-from kontroll.core import users as svc
-from kontroll.core.actions import form_action, page_again
+from kontroll.core import users as user_svc
+from kontroll.core.actions import form_action, of_unit, page_again
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
 from kontroll.core.permissions import Job, Perm, job_holders_clause
-from kontroll.core.web import acting_user, form_id, login_required, require_perm
+from kontroll.core.web import (
+    acting_user,
+    form_id,
+    login_required,
+    require_perm,
+    unit_or_404,
+)
 from kontroll.db import get_session
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -47,13 +53,6 @@ def _get_user(user_id: int) -> User:
     if user is None:
         abort(404)
     return user
-
-
-def _get_unit(code: str) -> Unit:
-    unit = get_session().scalar(select(Unit).where(Unit.code == code.upper()))
-    if unit is None:
-        abort(404)
-    return unit
 
 
 def _units() -> list[Unit]:
@@ -83,7 +82,7 @@ def user_new() -> Response | str:
     if request.method == "GET":
         return render_template("admin/user_new.html", form=form, error=None)
     return form_action(
-        lambda db: svc.create_user(
+        lambda db: user_svc.create_user(
             db, acting_user(), username=form.get("username", ""), full_name=form.get("full_name", ""),
             password=form.get("password", ""), email=form.get("email"), case_system_id=form.get("case_system_id"),
         ),
@@ -127,7 +126,7 @@ def user_update(user_id: int) -> Response:
     f = request.form
     return _user_action(
         user_id,
-        lambda db, u: svc.update_user(
+        lambda db, u: user_svc.update_user(
             db, acting_user(), u, full_name=f.get("full_name", ""), email=f.get("email"),
             case_system_id=f.get("case_system_id"),
         ),
@@ -139,28 +138,28 @@ def user_update(user_id: int) -> Response:
 def user_password(user_id: int) -> Response:
     return _user_action(
         user_id,
-        lambda db, u: svc.set_password(db, acting_user(), u, request.form.get("password", "")),
+        lambda db, u: user_svc.set_password(db, acting_user(), u, request.form.get("password", "")),
         "Nytt lösenord är satt för {name}.",
     )
 
 
 @bp.post("/anvandare/<int:user_id>/las-upp")
 def user_unlock(user_id: int) -> Response:
-    return _user_action(user_id, lambda db, u: svc.unlock_user(db, acting_user(), u), "Kontot för {name} är upplåst.")
+    return _user_action(user_id, lambda db, u: user_svc.unlock_user(db, acting_user(), u), "Kontot för {name} är upplåst.")
 
 
 @bp.post("/anvandare/<int:user_id>/stang-av")
 def user_deactivate(user_id: int) -> Response:
     return _user_action(
         user_id,
-        lambda db, u: svc.deactivate_user(db, acting_user(), u),  # type: ignore[arg-type]
+        lambda db, u: user_svc.deactivate_user(db, acting_user(), u),  # type: ignore[arg-type]
         "{name} är avstängd och har loggats ut överallt.",
     )
 
 
 @bp.post("/anvandare/<int:user_id>/aktivera")
 def user_activate(user_id: int) -> Response:
-    return _user_action(user_id, lambda db, u: svc.activate_user(db, acting_user(), u), "{name} är aktiv igen.")
+    return _user_action(user_id, lambda db, u: user_svc.activate_user(db, acting_user(), u), "{name} är aktiv igen.")
 
 
 @bp.post("/anvandare/<int:user_id>/sso")
@@ -194,14 +193,14 @@ def user_totp_reset(user_id: int) -> Response:
 @bp.post("/anvandare/<int:user_id>/roller")
 def user_add_role(user_id: int) -> Response:
     def add(db, user: User) -> None:  # type: ignore[no-untyped-def]
-        role = svc.parse_role(request.form.get("role", ""))
+        role = user_svc.parse_role(request.form.get("role", ""))
         code = request.form.get("unit", "").strip()
         unit = None
         if code:
-            unit = svc.get_unit_by_code(db, code)
+            unit = user_svc.get_unit_by_code(db, code)
             if unit is None:
                 raise ValidationError(f"Enheten {code} finns inte.", "unit")
-        svc.add_role(db, acting_user(), user, role, unit)  # type: ignore[arg-type]
+        user_svc.add_role(db, acting_user(), user, role, unit)  # type: ignore[arg-type]
 
     return _user_action(user_id, add, "Rollen är tilldelad {name}.")
 
@@ -212,7 +211,7 @@ def user_remove_role(user_id: int, assignment_id: int) -> Response:
         assignment = db.get(RoleAssignment, assignment_id)
         if assignment is None or assignment.user_id != user.id:
             abort(404)
-        svc.remove_role(db, acting_user(), assignment)
+        user_svc.remove_role(db, acting_user(), assignment)
 
     return _user_action(user_id, remove, "Rollen är borttagen för {name}.")
 
@@ -229,8 +228,8 @@ def units() -> str:
 def unit_create() -> Response:
     f = request.form
     return form_action(
-        lambda db: svc.create_unit(db, acting_user(), code=f.get("code", ""), name=f.get("name", ""),
-                                   drawer_role=svc.parse_role(f.get("drawer_role", "sektionschef")),
+        lambda db: user_svc.create_unit(db, acting_user(), code=f.get("code", ""), name=f.get("name", ""),
+                                   drawer_role=user_svc.parse_role(f.get("drawer_role", "sektionschef")),
                                    sample_size=_int("sample_size", 2)),
         on_error=page_again(lambda err, status: Response(
             render_template("admin/units.html", units=_units(), form=f, error=err, roles=Role), status)),
@@ -253,15 +252,15 @@ def _render_unit(unit: Unit, error: ValidationError | None = None, status: int =
 
 @bp.get("/enheter/<code>")
 def unit_detail(code: str) -> Response:
-    return _render_unit(_get_unit(code))
+    return _render_unit(unit_or_404(code))
 
 
 @bp.post("/enheter/<code>")
 def unit_update(code: str) -> Response:
-    unit = _get_unit(code)
+    unit = unit_or_404(code)
     f = request.form
-    return _unit_action(code, lambda db: svc.update_unit(
-        db, acting_user(), unit, name=f.get("name", ""), drawer_role=svc.parse_role(f.get("drawer_role", "")),
+    return _unit_action(code, lambda db: user_svc.update_unit(
+        db, acting_user(), unit, name=f.get("name", ""), drawer_role=user_svc.parse_role(f.get("drawer_role", "")),
         sample_size=_int("sample_size"), genomgang_min=_int("genomgang_min"), genomgang_max=_int("genomgang_max"),
         hemmablindhet_protection=f.get("hemmablindhet_protection") == "ja",
         stratify_by_team=f.get("stratify_by_team") == "ja",
@@ -271,24 +270,21 @@ def unit_update(code: str) -> Response:
 
 
 def _unit_action(code: str, action, done: str) -> Response:  # type: ignore[no-untyped-def]
-    return form_action(action, on_error=page_again(lambda err, status: _render_unit(_get_unit(code), err, status)),
+    return form_action(action, on_error=page_again(lambda err, status: _render_unit(unit_or_404(code), err, status)),
                        then=url_for("admin.unit_detail", code=code.upper()), done=done)
 
 
 @bp.post("/enheter/<code>/grupper")
 def team_create(code: str) -> Response:
-    unit = _get_unit(code)
-    return _unit_action(code, lambda db: svc.create_team(db, acting_user(), unit, request.form.get("team_name", "")),
+    unit = unit_or_404(code)
+    return _unit_action(code, lambda db: user_svc.create_team(db, acting_user(), unit, request.form.get("team_name", "")),
                         "Gruppen är skapad.")
 
 
 @bp.post("/enheter/<code>/grupper/<int:team_id>/ledare")
 def team_lead(code: str, team_id: int) -> Response:
-    db = get_session()
-    unit = _get_unit(code)
-    team = db.get(Team, team_id)
-    if team is None or team.unit_id != unit.id:
-        abort(404)
+    unit = unit_or_404(code)
+    team = of_unit(Team, team_id, unit)
     lead_id = request.form.get("lead", "").strip()
 
     def set_lead(db: Session) -> None:
@@ -297,6 +293,6 @@ def team_lead(code: str, team_id: int) -> Response:
             lead = db.get(User, lead_pk) if (lead_pk := form_id(lead_id)) is not None else None
             if lead is None:
                 raise ValidationError("Den valda personen finns inte.", "lead")
-        svc.set_team_lead(db, acting_user(), team, lead)
+        user_svc.set_team_lead(db, acting_user(), team, lead)
 
     return _unit_action(code, set_lead, f"Ledare för {team.name} är sparad.")

@@ -18,13 +18,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import (
-    CaseListApiToken,
-    CaseListSettings,
     CaseListSnapshot,
     PendingImport,
     SnapshotCase,
@@ -32,7 +30,6 @@ from kontroll.cases.models import (
 from kontroll.cases.parsing import (
     CANONICAL_FORMAT_ID,
     CANONICAL_SQL,
-    FIELD_LABELS,
     FIELDS,
     CaseListError,
     CaseRow,
@@ -41,13 +38,25 @@ from kontroll.cases.parsing import (
     parse_case_list,
     snapshot_sha256,
 )
+from kontroll.cases.settings import (
+    create_api_token,
+    revoke_api_token,
+    save_mapping,
+    saved_mapping,
+    token_user,
+)
+from kontroll.cases.snapshots import (
+    snapshot_case_count,
+    snapshot_cases,
+    snapshot_count,
+    snapshot_filter_options,
+    snapshots_of,
+)
 from kontroll.core import audit
-from kontroll.core.auth import token_hash
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.permissions import Perm, PermissionDenied, can
 from kontroll.db import utcnow
-from kontroll.privacy.guard import check_text
 from kontroll.privacy.personnummer import contains_personnummer
 
 CANONICAL_VERSION = CANONICAL_FORMAT_ID
@@ -55,6 +64,13 @@ PENDING_LIFETIME = dt.timedelta(hours=1)
 PREVIEW_ROWS = 10
 #: rows per INSERT batch
 BATCH = 5000
+__all__ = [  # the feature's services, with its settings and the reading of stored lists
+    "BATCH", "CANONICAL_VERSION", "EMPTY_LIST", "PENDING_LIFETIME", "PREVIEW_ROWS", "Diff", "ImportPreview", "Linker",
+    "cancel_pending", "check_filename", "confirm_pending", "create_api_token", "diff_against", "import_file",
+    "latest_snapshot", "prepare_import", "purge_pending", "require_import", "revoke_api_token", "safe_filename",
+    "save_mapping", "save_pending", "saved_mapping", "snapshot_case_count", "snapshot_cases", "snapshot_count",
+    "snapshot_filter_options", "snapshots_of", "store_snapshot", "stored_snapshot_digest", "token_user",
+]
 EMPTY_LIST = "Filen innehåller inga ärenden: bara rubrikraden eller tomma rader. Ingenting har sparats."
 
 
@@ -193,11 +209,6 @@ def diff_against(session: Session, previous: CaseListSnapshot | None, rows: list
     return diff
 
 
-
-
-def saved_mapping(session: Session, unit: Unit) -> dict[str, str]:
-    settings = session.get(CaseListSettings, unit.id)
-    return json.loads(settings.column_mapping) if settings else {}
 
 
 def prepare_import(
@@ -465,130 +476,3 @@ def cancel_pending(session: Session, actor: User, pending_id: str) -> None:
     if pending is not None and pending.user_id == actor.id:
         session.delete(pending)
         session.flush()
-
-
-# --- settings: column mapping and API tokens ---------------------------------------------
-
-
-def save_mapping(session: Session, actor: User, unit: Unit, mapping: dict[str, str]) -> None:
-    if not can(actor, Perm.MANAGE_CASELIST_SETTINGS, unit):
-        raise PermissionDenied()
-    clean = {}
-    for key, header in mapping.items():
-        if key not in FIELDS:
-            raise ValidationError(f"Okänt fält ”{key}”.")
-        header = " ".join((header or "").split())
-        if len(header) > 200:
-            raise ValidationError("En kolumnrubrik får ha högst 200 tecken.", key)
-        check_text(header, f"Kolumnrubriken för {FIELD_LABELS[key].lower()}", key)
-        if header:
-            clean[key] = header
-    settings = session.get(CaseListSettings, unit.id)
-    if settings is None:
-        settings = CaseListSettings(unit_id=unit.id)
-        session.add(settings)
-    before = json.loads(settings.column_mapping or "{}") if settings.column_mapping else {}
-    settings.column_mapping = json.dumps(clean, ensure_ascii=False, sort_keys=True)
-    settings.updated_dt = utcnow()
-    session.flush()
-    audit.record(session, actor, "caselist.mapping", object_type="unit", object_id=unit.id, unit=unit,
-                 details={"fore": before, "efter": clean})
-
-
-def create_api_token(session: Session, actor: User, unit: Unit, label: str) -> tuple[str, CaseListApiToken]:
-    """A new API token for the unit; the token is returned once and only its hash is kept.
-    Imports through it are recorded as made by ``actor``."""
-    if not can(actor, Perm.MANAGE_CASELIST_SETTINGS, unit):
-        raise PermissionDenied()
-    label = " ".join((label or "").split())
-    if not label or len(label) > 200:
-        raise ValidationError("Ge nyckeln en beskrivning, t.ex. ”Nattlig export från Lifecare”.", "label")
-    check_text(label, "Beskrivningen av nyckeln", "label")
-    token = "kntr_" + secrets.token_urlsafe(32)
-    row = CaseListApiToken(unit_id=unit.id, label=label, token_hash=token_hash(token), acting_user_id=actor.id,
-                           created_by_id=actor.id, created_dt=utcnow())
-    session.add(row)
-    session.flush()
-    audit.record(session, actor, "caselist.token_create", object_type="api_token", object_id=row.id, unit=unit,
-                 details={"label": label})
-    return token, row
-
-
-def revoke_api_token(session: Session, actor: User, unit: Unit, token_id: int) -> None:
-    if not can(actor, Perm.MANAGE_CASELIST_SETTINGS, unit):
-        raise PermissionDenied()
-    row = session.get(CaseListApiToken, token_id)
-    if row is None or row.unit_id != unit.id:
-        raise ValidationError("Nyckeln finns inte.")
-    if row.revoked_dt is None:
-        row.revoked_dt = utcnow()
-        session.flush()
-        audit.record(session, actor, "caselist.token_revoke", object_type="api_token", object_id=row.id, unit=unit)
-
-
-def token_user(session: Session, unit: Unit, token: str) -> User | None:
-    """The acting user for a valid, unrevoked API token of ``unit``; None otherwise."""
-    if not token or len(token) > 200:
-        return None
-    row = session.scalar(select(CaseListApiToken).where(CaseListApiToken.token_hash == token_hash(token)))
-    if row is None or row.unit_id != unit.id or row.revoked_dt is not None:
-        return None
-    user = row.acting_user
-    if not user.is_active or not can(user, Perm.IMPORT_CASELIST, unit):
-        return None
-    row.last_used_dt = utcnow()
-    return user
-
-
-def snapshots_of(session: Session, unit: Unit, offset: int, limit: int) -> list[CaseListSnapshot]:
-    """The unit's case lists, newest first (one page)."""
-    return list(session.scalars(
-        select(CaseListSnapshot).where(CaseListSnapshot.unit_id == unit.id)
-        .order_by(CaseListSnapshot.imported_dt.desc(), CaseListSnapshot.id.desc()).offset(offset).limit(limit)))
-
-
-def _snapshot_case_query(snap: CaseListSnapshot, handlaggare: str, team: str) -> Any:
-    """A list's cases, filtered by one handläggare (signature or name, as the filter shows them)
-    and one team (``(ingen grupp)``: those without)."""
-    query = select(SnapshotCase).where(SnapshotCase.snapshot_id == snap.id)
-    if handlaggare:
-        query = query.where(or_(SnapshotCase.handlaggare_signatur == handlaggare,
-                                SnapshotCase.handlaggare_namn == handlaggare))
-    if team == handlaggare_rules.NO_TEAM:
-        query = query.where(SnapshotCase.team.is_(None))
-    elif team:
-        query = query.where(SnapshotCase.team == team)
-    return query
-
-
-def snapshot_case_count(session: Session, snap: CaseListSnapshot, handlaggare: str = "", team: str = "") -> int:
-    return session.scalar(select(func.count()).select_from(_snapshot_case_query(snap, handlaggare, team).subquery())) or 0
-
-
-def snapshot_cases(session: Session, snap: CaseListSnapshot, handlaggare: str, team: str, offset: int,
-                   limit: int) -> list[SnapshotCase]:
-    return list(session.scalars(_snapshot_case_query(snap, handlaggare, team).order_by(SnapshotCase.case_ref)
-                                .offset(offset).limit(limit)))
-
-
-def snapshot_filter_options(db: Session, snap: CaseListSnapshot) -> dict[str, list[tuple[str, str, int]]]:
-    handlaggare = [
-        (sig or namn or "", handlaggare_rules.label(namn, sig, none=""), n)
-        for namn, sig, n in db.execute(
-            select(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur, func.count())
-            .where(SnapshotCase.snapshot_id == snap.id)
-            .group_by(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur)
-        )
-    ]
-    teams = [
-        (handlaggare_rules.team_label(t), handlaggare_rules.team_label(t), n)
-        for t, n in db.execute(
-            select(SnapshotCase.team, func.count()).where(SnapshotCase.snapshot_id == snap.id).group_by(SnapshotCase.team)
-        )
-    ]
-    return {"handlaggare": sorted(handlaggare, key=lambda t: t[1].casefold()), "grupp": sorted(teams)}
-
-
-def snapshot_count(session: Session, unit: Unit) -> int:
-    return session.scalar(select(func.count()).select_from(CaseListSnapshot).where(CaseListSnapshot.unit_id == unit.id)) or 0
-

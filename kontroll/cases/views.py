@@ -8,7 +8,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     redirect,
     render_template,
@@ -22,7 +21,14 @@ from kontroll.cases import services as svc
 from kontroll.cases.models import CaseListApiToken, CaseListSnapshot
 from kontroll.cases.parsing import FIELD_LABELS, FIELDS, CaseListError, ImportLimits
 from kontroll.core import audit
-from kontroll.core.actions import Page, back_to, form_action, page_again, unit_with
+from kontroll.core.actions import (
+    Page,
+    back_to,
+    form_action,
+    of_unit,
+    page_again,
+    unit_with,
+)
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.permissions import Perm, can
@@ -121,9 +127,7 @@ def cancel(code: str, pending_id: str) -> Response:
 def snapshot(code: str, snapshot_id: int) -> str:
     unit = unit_with(code, Perm.VIEW_CASELIST)
     db = get_session()
-    snap = db.get(CaseListSnapshot, snapshot_id)
-    if snap is None or snap.unit_id != unit.id:
-        abort(404)
+    snap = of_unit(CaseListSnapshot, snapshot_id, unit)
     handlaggare = request.args.get("handlaggare", "").strip()
     team = request.args.get("grupp", "").strip()
     page = Page.of(svc.snapshot_case_count(db, snap, handlaggare, team), PAGE_SIZE)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kontroll.checklists.model import Template, TemplateError
@@ -19,7 +18,7 @@ from kontroll.checklists.models import TemplateVersion
 from kontroll.checklists.validation import load_templates, template_from_canonical_json
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
-from kontroll.db import utcnow
+from kontroll.db import insert_once, utcnow
 
 
 def checklists_directory(config: Any) -> Path:
@@ -75,14 +74,9 @@ def freeze_version(session: Session, template: Template) -> TemplateVersion:
         template_id=template.id, version=template.version, title=template.title, kind=template.kind,
         content=template.canonical_json, content_hash=template.content_hash, first_used_dt=utcnow(),
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        # stored at the same moment by another request: use that one (if it is the same)
-        stored = check_unchanged(session, template)
-        assert stored is not None
+    # stored at the same moment by another request: use that one (if it is the same)
+    stored = insert_once(session, row, lambda: check_unchanged(session, template))
+    if stored is not None:
         return stored
     audit.record(session, "system", "template.freeze", object_type="template_version", object_id=row.id,
                  details={"template": template.id, "version": template.version, "sha256": template.content_hash})

@@ -28,12 +28,12 @@ from kontroll.core.errors import ValidationError
 from kontroll.core.models import User
 from kontroll.core.web import (
     CSP,
-    _local_next,
     current_session,
     current_user,
     end_login_session,
     ensure_session,
     flash,
+    local_next,
     login_required,
     start_login_session,
     take_kept_form,
@@ -103,7 +103,7 @@ def _after_login(next_url: str | None, kept: tuple[str, list[tuple[str, str]]] |
 
 @bp.route("/logga-in", methods=["GET", "POST"])
 def login() -> Response | str:
-    next_url = _local_next(request.values.get("next"))
+    next_url = local_next(request.values.get("next"))
     cfg = current_app.config
     if request.method == "GET":
         if current_user() is not None:
@@ -211,7 +211,7 @@ def sso_start() -> Response:
         abort(404)
     db = get_session()
     try:
-        url, pending = sso.begin(current_app, _sso_redirect_uri(), _local_next(request.form.get("next")))
+        url, pending = sso.begin(current_app, _sso_redirect_uri(), local_next(request.form.get("next")))
     except sso.SSOError as err:
         audit.record(db, None, "login.sso_failure", details={"orsak": err.reason})
         db.commit()

@@ -1,5 +1,5 @@
-"""The shapes every page repeats, written once: a unit with a permission, a form action, a page
-of a list.
+"""The shapes every page repeats, written once: a unit with a permission, a row of that unit,
+a form action, a page of a list.
 
 A form action is always the same dance: run the service with the acting user; if it refuses
 (:class:`~kontroll.core.errors.ValidationError`), roll back and show the page again with the
@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from flask import Response, redirect, request
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import NotFound
 
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit
@@ -23,6 +24,7 @@ from kontroll.core.web import flash, require_perm, unit_or_404
 from kontroll.db import get_session
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def unit_with(code: str, perm: Perm) -> Unit:
@@ -31,6 +33,15 @@ def unit_with(code: str, perm: Perm) -> Unit:
     unit = unit_or_404(code)
     require_perm(perm, unit)
     return unit
+
+
+def of_unit(model: type[R], ident: int, unit: Unit) -> R:
+    """Row ``ident`` of ``model`` when it belongs to ``unit``; a 404 otherwise (a row of
+    another unit looks exactly like one that does not exist)."""
+    row = get_session().get(model, ident)
+    if row is None or getattr(row, "unit_id", None) != unit.id:
+        raise NotFound()
+    return row
 
 
 def form_action(

@@ -24,12 +24,11 @@ from importlib import resources
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kontroll.core import audit
 from kontroll.core.models import LoginAttempts, User, UserSession
-from kontroll.db import utcnow
+from kontroll.db import insert_once, utcnow
 
 MIN_PASSWORD_LENGTH = 12
 #: at least 10^9 guesses by zxcvbn's estimate (above its score 3, "safely unguessable"), with
@@ -132,11 +131,9 @@ def _count_attempt(session: Session, kind: str, key: str, now: dt.datetime, wind
     when two workers fail at once); returns the failures in the current window."""
     where = (LoginAttempts.kind == kind, LoginAttempts.key_hash == key)
     if session.scalar(select(LoginAttempts.id).where(*where)) is None:
-        try:
-            with session.begin_nested():
-                session.add(LoginAttempts(kind=kind, key_hash=key, failures=0, window_start_dt=now))
-        except IntegrityError:
-            pass  # the same name or address failed at the same moment in another request
+        # the same name or address may fail at the same moment in another request
+        insert_once(session, LoginAttempts(kind=kind, key_hash=key, failures=0, window_start_dt=now),
+                    lambda: session.scalar(select(LoginAttempts.id).where(*where)))
     cut = now - dt.timedelta(seconds=window_seconds)
     session.execute(update(LoginAttempts).where(*where, LoginAttempts.window_start_dt < cut)
                     .values(failures=0, window_start_dt=now))

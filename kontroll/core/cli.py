@@ -16,7 +16,7 @@ import click
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from kontroll.core import users as svc
+from kontroll.core import users as user_svc
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit
 from kontroll.db import get_database
@@ -45,21 +45,21 @@ def cli_actor(session: Session, username: str | None) -> Any:
     """The acting user named with --user, or the label "cli"."""
     if not username:
         return "cli"
-    user = svc.get_user_by_username(session, username)
+    user = user_svc.get_user_by_username(session, username)
     if user is None or not user.is_active:
         raise ValidationError(f"Användaren ”{username}” finns inte eller är avstängd.")
     return user
 
 
 def cli_user(session: Session, username: str) -> Any:
-    user = svc.get_user_by_username(session, username)
+    user = user_svc.get_user_by_username(session, username)
     if user is None:
         raise ValidationError(f"Användaren ”{username}” finns inte.")
     return user
 
 
 def cli_unit(session: Session, code: str) -> Unit:
-    unit = svc.get_unit_by_code(session, code)
+    unit = user_svc.get_unit_by_code(session, code)
     if unit is None:
         raise ValidationError(f"Enheten ”{code}” finns inte.")
     return unit

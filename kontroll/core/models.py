@@ -214,7 +214,8 @@ class UserSession(Base):
     #: password, or the state/nonce/PKCE verifier of a single sign-on round trip
     pending_login: Mapped[str | None] = mapped_column(Text, info=JSON_TEXT)
     #: a form that arrived after its login session had expired, kept for the same user only
-    #: (JSON: user id, the form's address, its fields; see kontroll.core.web.keep_form)
+    #: (JSON: user id, the form's address, its fields; see kontroll.core.web.stale_form_response and
+    #: kontroll.core.web.take_kept_form)
     kept_form: Mapped[str | None] = mapped_column(Text, info=JSON_TEXT)
 
     user: Mapped[User | None] = relationship()

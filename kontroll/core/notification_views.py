@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, url_for
 
-from kontroll.core import notifications as svc
+from kontroll.core import notifications as notification_svc
 from kontroll.core.actions import Page
 from kontroll.core.models import User
 from kontroll.core.web import current_user, flash, login_required
@@ -26,7 +26,7 @@ def _me() -> User:
 
 
 def _back() -> Response:
-    page = Page.of(svc.count_for_user(get_session(), _me()), PAGE_SIZE).number
+    page = Page.of(notification_svc.count_for_user(get_session(), _me()), PAGE_SIZE).number
     return redirect(url_for("notifications.index", sida=page) if page > 1 else url_for("notifications.index"))
 
 
@@ -35,16 +35,16 @@ def _back() -> Response:
 def index() -> str:
     db = get_session()
     me = _me()
-    total = svc.count_for_user(db, me)
+    total = notification_svc.count_for_user(db, me)
     page = Page.of(total, PAGE_SIZE)
     return render_template(
         "notifications/index.html",
-        items=svc.for_user(db, me, limit=PAGE_SIZE, offset=page.offset),
+        items=notification_svc.for_user(db, me, limit=PAGE_SIZE, offset=page.offset),
         total=total,
-        unread_total=svc.unread_count(db, me),
+        unread_total=notification_svc.unread_count(db, me),
         page=page.number,
         pages=page.pages,
-        kind_labels=svc.KIND_LABELS,
+        kind_labels=notification_svc.KIND_LABELS,
     )
 
 
@@ -53,8 +53,8 @@ def index() -> str:
 def mark_read(notification_id: int) -> Response:
     db = get_session()
     try:
-        svc.mark_read(db, _me(), notification_id)
-    except svc.NotificationNotFound:
+        notification_svc.mark_read(db, _me(), notification_id)
+    except notification_svc.NotificationNotFound:
         abort(404)  # someone else's looks exactly like one that does not exist
     db.commit()
     flash("Meddelandet är markerat som läst.", "success")
@@ -65,7 +65,7 @@ def mark_read(notification_id: int) -> Response:
 @login_required
 def mark_all_read() -> Response:
     db = get_session()
-    count = svc.mark_all_read(db, _me())
+    count = notification_svc.mark_all_read(db, _me())
     db.commit()
     if count:
         flash(f"{count} {'meddelande markerades som läst' if count == 1 else 'meddelanden markerades som lästa'}.",
@@ -87,7 +87,7 @@ def unread_count_for(user: User | None) -> int:
     cache = g.setdefault("_unread_counts", {})
     if user.id not in cache:
         try:
-            cache[user.id] = svc.unread_count(get_session(), user)
+            cache[user.id] = notification_svc.unread_count(get_session(), user)
         except Exception:  # noqa: BLE001 - see the docstring
             log.debug("unread count unavailable", exc_info=True)
             cache[user.id] = 0

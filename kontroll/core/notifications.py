@@ -22,11 +22,10 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kontroll.core.models import Notification, User
-from kontroll.db import utcnow
+from kontroll.db import insert_once, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +101,10 @@ def notify(
         link=link,
         dedupe_key=dedupe_key,
     )
-    try:
-        with session.begin_nested():
-            session.add(notification)
-    except IntegrityError:
-        # Another transaction inserted the same key after our check (on PostgreSQL the
-        # insert waited for it to commit). Anything else is a real error.
-        if session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key)) is None:
-            raise
+    # another transaction may insert the same key after our check (on PostgreSQL the insert
+    # waits for it to commit): then that one stands
+    if insert_once(session, notification,
+                   lambda: session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key))):
         return None
     return notification
 

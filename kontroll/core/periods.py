@@ -89,10 +89,6 @@ class Period:
         return f"{MONTH_NAMES[self.month - 1]} {self.year}"
 
     @property
-    def first_day(self) -> dt.date:
-        return dt.date(self.year, self.month, 1)
-
-    @property
     def last_day(self) -> dt.date:
         return dt.date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
 

@@ -74,9 +74,6 @@ JOB_ROLE_TEXT: dict[Job, str] = {
     Job.TEAM_LEAD: "1:e socialsekreterare",
 }
 
-#: roles that may review a drawn case
-REVIEWER_ROLES = JOB_ROLES[Job.REVIEWER]
-
 #: the roles a unit may be configured to have its stickprov drawn by (Unit.drawer_role)
 DRAWER_ROLES: tuple[Role, ...] = (R.SEKTIONSCHEF, R.ADMINISTRATOR)
 

@@ -341,15 +341,15 @@ def sign_in(session: Session, claims: Mapping[str, Any], config: Mapping[str, An
 
 
 def _create_user(session: Session, claims: Mapping[str, Any], tid: str, oid: str) -> User:
-    from kontroll.core import users as svc
+    from kontroll.core import users as user_svc
 
     full_name = str(claims.get("name") or "").strip() or " ".join(
         str(claims.get(k) or "").strip() for k in ("given_name", "family_name")
     ).strip()
     email = str(claims.get("email") or "").strip()
-    email = email if svc.EMAIL_RE.match(email) and len(email) <= 254 else None
+    email = email if user_svc.EMAIL_RE.match(email) and len(email) <= 254 else None
     username = _free_username(session, str(claims.get("preferred_username") or claims.get("email") or ""), oid)
-    user = svc.create_user(
+    user = user_svc.create_user(
         session, "sso", username=username, full_name=(full_name or username)[:200], password=None, email=email
     )
     user.oidc_tid = tid
@@ -361,15 +361,15 @@ def _create_user(session: Session, claims: Mapping[str, Any], tid: str, oid: str
 
 
 def _free_username(session: Session, hint: str, oid: str) -> str:
-    from kontroll.core import users as svc
+    from kontroll.core import users as user_svc
 
     local = hint.split("@", 1)[0]
     ascii_only = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode("ascii").lower()
     base = re.sub(r"[^a-z0-9._-]+", ".", ascii_only).strip("._-")[:56]
-    if not svc.USERNAME_RE.match(base):
+    if not user_svc.USERNAME_RE.match(base):
         base = "sso." + re.sub(r"[^a-z0-9]", "", oid.lower())[:12]
     candidate, n = base, 1
-    while svc.get_user_by_username(session, candidate) is not None:
+    while user_svc.get_user_by_username(session, candidate) is not None:
         n += 1
         candidate = f"{base}-{n}"
     return candidate

@@ -3,19 +3,20 @@ is in :mod:`kontroll.core.account_views`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from sqlalchemy import select, text
 
 from kontroll.core import audit, users
-from kontroll.core.actions import Page
+from kontroll.core.actions import Page, unit_with
+from kontroll.core.error_pages import discard_db_session
 from kontroll.core.hooks import hooks_of
+from kontroll.core.inputs import date_or_none
 from kontroll.core.models import Unit
 from kontroll.core.permissions import Perm, can, units_where
 from kontroll.core.timezone import local_zone
-from kontroll.core.web import current_user, login_required, require_perm, unit_or_404
+from kontroll.core.web import current_user, login_required, require_perm
 from kontroll.db import get_session
 
 bp = Blueprint("core", __name__)
@@ -27,7 +28,6 @@ def health() -> Response:
     a query and its schema is the one this code expects (``kontroll db upgrade`` has run);
     503 with ``"status": "fel"`` otherwise. The body never carries error details: the
     reason goes to the log."""
-    from kontroll.core.web import _discard_db_session
 
     def answer(status: int, **parts: str) -> Response:
         body = {"status": "ok" if status == 200 else "fel", **parts}
@@ -38,14 +38,14 @@ def health() -> Response:
         db.execute(text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "does not answer"
         current_app.logger.error("health check: the database does not answer (%s)", type(exc).__name__)
-        _discard_db_session()
+        discard_db_session()
         return answer(503, databas="svarar inte")
     try:
         stored = set(db.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except Exception as exc:  # noqa: BLE001 - no version table: never migrated
         current_app.logger.error("health check: no schema version in the database (%s); "
                                  "run kontroll db upgrade", type(exc).__name__)
-        _discard_db_session()
+        discard_db_session()
         return answer(503, databas="ok", schema="inte migrerad")
     expected = _schema_head()
     if stored != {expected}:
@@ -91,8 +91,7 @@ def start() -> str:
 @bp.get("/enheter/<code>")
 @login_required
 def unit_overview(code: str) -> str:
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_UNIT, unit)
+    unit = unit_with(code, Perm.VIEW_UNIT)
     db = get_session()
     user = current_user()
     assert user is not None
@@ -111,7 +110,7 @@ def audit_log() -> str:
     db = get_session()
     args = {name: request.args.get(name, "").strip() for name in ("handelse", "anvandare", "enhet", "objekt",
                                                                     "fran", "till")}
-    date_from, date_to = _parse_date(args["fran"]), _parse_date(args["till"])
+    date_from, date_to = date_or_none(args["fran"]), date_or_none(args["till"])
     units = list(db.scalars(select(Unit).order_by(Unit.name)))
     unit = next((u for u in units if u.code == args["enhet"]), None)
     search = audit.LogSearch(
@@ -137,13 +136,6 @@ def audit_log() -> str:
         bad_dates=(args["fran"] and not date_from) or (args["till"] and not date_to),
         details=lambda e: json.loads(e.details or "{}"),
     )
-
-
-def _parse_date(value: str) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 @bp.app_context_processor

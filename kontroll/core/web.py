@@ -27,17 +27,15 @@ from flask import (
 )
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from kontroll.core import auth, swedish
-from kontroll.core.errors import ValidationError
+from kontroll.core import auth, error_pages, swedish
+from kontroll.core.error_pages import error_page, handle_db_down
 from kontroll.core.models import ROLE_LABELS, Unit, User, UserSession
 from kontroll.core.periods import period_label
 from kontroll.core.permissions import (
     DRAWER_ROLES,
     Perm,
-    PermissionDenied,
     can,
     can_anywhere,
     require,
@@ -73,7 +71,7 @@ def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
-            return redirect(url_for("account.login", next=_local_next(request.full_path)))
+            return redirect(url_for("account.login", next=local_next(request.full_path)))
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
@@ -129,7 +127,7 @@ def form_id(raw: str | None) -> int | None:
     return None
 
 
-def _local_next(target: str | None) -> str | None:
+def local_next(target: str | None) -> str | None:
     """Accept only a local path as a redirect target."""
     if not target:
         return None
@@ -317,7 +315,7 @@ def stale_form_response() -> Response:
     dropped = False
     if owner is not None:
         kept, dropped = _kept_fields()
-        row.kept_form = json.dumps({"user_id": owner, "url": _local_next(request.full_path) or "/",
+        row.kept_form = json.dumps({"user_id": owner, "url": local_next(request.full_path) or "/",
                                     "fields": kept}, ensure_ascii=False)
         if not g.get("pending_session_insert"):
             get_session().commit()
@@ -340,7 +338,7 @@ def take_kept_form(user: User) -> tuple[str, list[tuple[str, str]]] | None:
     raw, row.kept_form = row.kept_form, None
     try:
         data = json.loads(raw)
-        url = _local_next(str(data["url"])) or "/"
+        url = local_next(str(data["url"])) or "/"
         fields = [(str(k), str(v)) for k, v in data["fields"]][:MAX_KEPT_FIELDS]
         owner = int(data["user_id"])
     except (ValueError, TypeError, KeyError):
@@ -354,7 +352,7 @@ def _after(response: Response) -> Response:
     except OperationalError as exc:
         # the page was rendered, but its new session (the CSRF token in the page) or its flash
         # messages could not be stored: the page would not work, so answer 503 instead
-        response = _handle_db_down(exc)
+        response = handle_db_down(exc)
         g.pop("set_cookie_token", None)  # that session was never stored
     cfg = current_app.config
     token = g.get("set_cookie_token")
@@ -420,101 +418,6 @@ def _security_headers(response: Response) -> None:
         h.setdefault("Pragma", "no-cache")
 
 
-# --- error pages -------------------------------------------------------------------------
-
-ERROR_TEXTS: dict[int, tuple[str, str]] = {
-    400: ("Felaktig begäran", "Begäran kunde inte tolkas. Gå tillbaka och försök igen."),
-    403: ("Ingen behörighet", "Du har inte behörighet till den här sidan eller åtgärden."),
-    404: ("Sidan finns inte", "Sidan du söker finns inte, eller så har du inte behörighet att se den."),
-    405: ("Otillåten metod", "Den här adressen kan inte användas på det sättet."),
-    413: (
-        "Filen är för stor",
-        "Det du skickade är större än vad kontroll tar emot. Dela upp filen eller kontakta systemadministratören.",
-    ),
-    422: ("Uppgifterna kunde inte sparas", "Något i det du skickade kunde inte godtas. Ingenting har sparats."),
-    429: ("För många försök", "Vänta en stund och försök igen."),
-    500: (
-        "Något gick fel",
-        "Ett oväntat fel inträffade. Ingenting av det du gjorde i det här steget har sparats. "
-        "Försök igen, och kontakta systemadministratören om felet kvarstår.",
-    ),
-    503: (
-        "Tjänsten är inte tillgänglig just nu",
-        "Databasen svarar inte för tillfället. Ingenting av det du gjorde i det här steget har sparats. "
-        "Försök igen om en liten stund.",
-    ),
-}
-
-
-def error_page(code: int, message: str | None = None) -> Response:
-    title, text = ERROR_TEXTS.get(code, ERROR_TEXTS[500])
-    if request.path.startswith("/api/"):  # the JSON API answers in JSON, whatever went wrong
-        return Response(json.dumps({"fel": message or text}, ensure_ascii=False), status=code,
-                        mimetype="application/json")
-    html = render_template("errors/error.html", code=code, title=title, text=message or text)
-    return Response(html, status=code)
-
-
-def _handle_http(exc: HTTPException) -> Response:
-    if exc.code is None or exc.code < 400:
-        return exc  # type: ignore[return-value]
-    if request.path.startswith("/api/"):
-        title, text = ERROR_TEXTS.get(exc.code, (exc.name, exc.description))
-        return Response(json.dumps({"fel": text}, ensure_ascii=False), status=exc.code, mimetype="application/json")
-    return error_page(exc.code)
-
-
-def _handle_denied(exc: PermissionDenied) -> Response:
-    return error_page(403, exc.message)
-
-
-def _handle_refused(exc: ValidationError) -> Response:
-    """Bad input that a view did not catch itself (e.g. the personnummer backstop refusing at
-    commit): nothing is kept, and the page says why."""
-    get_session().rollback()
-    g.pop("flashes_dirty", None)
-    return error_page(422, exc.message)
-
-
-#: seconds a client is asked to wait before retrying when the database does not answer
-DB_DOWN_RETRY_AFTER = 30
-
-
-def _handle_db_down(exc: OperationalError) -> Response:
-    log.error("database unavailable: %s", exc)
-    _discard_db_session()
-    # the page is drawn without the database: the user and session objects loaded earlier in
-    # this request are expired by the rollback and cannot be reloaded, so show no one as
-    # logged in (the cookie is kept: the next request is logged in again)
-    g.user = None
-    g.auth_session = None
-    response = error_page(503)
-    response.headers["Retry-After"] = str(DB_DOWN_RETRY_AFTER)
-    return response
-
-
-def _handle_unexpected(exc: Exception) -> Response:
-    log.exception("unhandled error")
-    _discard_db_session()
-    # the rollback expired the user and session objects of this request; the page would
-    # fail drawing them (DetachedInstanceError) and answer with no page at all
-    g.user = None
-    g.auth_session = None
-    return error_page(500)
-
-
-def _discard_db_session() -> None:
-    session = g.pop("_db_session", None)
-    if session is not None:
-        try:
-            session.rollback()
-            session.close()
-        except Exception:  # pragma: no cover - the connection is gone
-            session.invalidate()
-    g.pop("flashes_dirty", None)
-    g.pop("pending_session_insert", None)
-
-
 # --- template helpers --------------------------------------------------------------------
 
 
@@ -556,11 +459,7 @@ def init_app(app: Flask) -> None:
     app.before_request(_refuse_nul)
     app.before_request(_check_csrf)
     app.after_request(_after)
-    app.register_error_handler(HTTPException, _handle_http)
-    app.register_error_handler(PermissionDenied, _handle_denied)
-    app.register_error_handler(ValidationError, _handle_refused)
-    app.register_error_handler(OperationalError, _handle_db_down)
-    app.register_error_handler(Exception, _handle_unexpected)
+    error_pages.register(app)
     app.jinja_env.globals.update(
         csrf_token=csrf_token,
         current_user=current_user,

@@ -15,7 +15,7 @@ from kontroll.core.models import Unit
 from kontroll.core.notifications import notify
 from kontroll.core.permissions import Perm, holders_in
 from kontroll.core.swedish import count
-from kontroll.genomgang import services as genomgang
+from kontroll.genomgang.services import assess_unit_year
 from kontroll.genomgang.models import Genomgang, GenomgangState
 
 #: how many days before a planned genomgång its förste socialsekreterare are reminded
@@ -32,7 +32,7 @@ GENOMGANG_REMINDER_DAYS = 7
 def genomgang_reminders(session: Session, today: dt.date, *, config: Mapping[str, Any]) -> str:
     """A week (or less) before a planned genomgång: each förste socialsekreterare of the unit,
     once per plan date and person. When the unit's year plan cannot meet its target
-    (:func:`kontroll.genomgang.services.assess_year`): those who sign the unit's bedömning
+    (:func:`kontroll.genomgang.year.assess_year`): those who sign the unit's bedömning
     (the sektionschef, Perm.SIGN_ASSESSMENT), once per quarter."""
     horizon = today + dt.timedelta(days=GENOMGANG_REMINDER_DAYS)
     quarter = (today.month - 1) // 3 + 1
@@ -42,18 +42,18 @@ def genomgang_reminders(session: Session, today: dt.date, *, config: Mapping[str
             Genomgang.unit_id == unit.id, Genomgang.state == GenomgangState.PLANERAD.value,
             Genomgang.planned_on >= today, Genomgang.planned_on <= horizon).order_by(Genomgang.planned_on)))
         forste = holders_in(session, Perm.PERFORM_GENOMGANG, unit) if soon else []
-        for g in soon:
+        for genomgang in soon:
             upcoming += 1
             for user in forste:
                 created += notify(
                     session, user, kind="genomgang_soon",
-                    title=f"Genomgång i {unit.code} den {g.planned_on.isoformat()}",
+                    title=f"Genomgång i {unit.code} den {genomgang.planned_on.isoformat()}",
                     body=(f"{unit.name} har en genomgång av alla aktuella ärenden planerad den "
-                          f"{g.planned_on.isoformat()}. Se till att ärendelistan är aktuell innan ni startar."),
-                    link=route_path("genomgang.detail", code=unit.code, genomgang_id=g.id),
-                    dedupe_key=f"genomgang_soon:{unit.code}:{g.planned_on.isoformat()}:{user.id}",
+                          f"{genomgang.planned_on.isoformat()}. Se till att ärendelistan är aktuell innan ni startar."),
+                    link=route_path("genomgang.detail", code=unit.code, genomgang_id=genomgang.id),
+                    dedupe_key=f"genomgang_soon:{unit.code}:{genomgang.planned_on.isoformat()}:{user.id}",
                 ) is not None
-        assessment = genomgang.assess_unit_year(session, unit, today.year)
+        assessment = assess_unit_year(session, unit, today.year)
         if assessment.target_unreachable:
             behind += 1
             for user in holders_in(session, Perm.SIGN_ASSESSMENT, unit):

@@ -150,15 +150,15 @@ class GenomgangClosedError(RuntimeError):
 def _closed_before(session: Session, genomgang_id: int | None) -> bool:
     if genomgang_id is None:
         return False
-    g = session.get(Genomgang, genomgang_id)
-    if g is None:
+    genomgang = session.get(Genomgang, genomgang_id)
+    if genomgang is None:
         return False
     from sqlalchemy import inspect
 
-    hist = inspect(g).attrs.state.history
+    hist = inspect(genomgang).attrs.state.history
     if hist.has_changes():
         return any(v == GenomgangState.STANGD for v in hist.deleted)
-    return g.state == GenomgangState.STANGD
+    return genomgang.state == GenomgangState.STANGD
 
 
 @event.listens_for(Session, "before_flush")

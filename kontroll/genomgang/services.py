@@ -1,7 +1,7 @@
 """Genomgångar as services: planning, the target and spacing assessment, performing and closing.
 
-- :func:`assess_year` is pure: it takes the year's dates and the target and says plainly
-  whether the target can be met and whether the spacing is poor. It never looks at the clock.
+- The year's target and spacing are judged by the pure :func:`kontroll.genomgang.year.assess_year`;
+  :func:`assess_unit_year` feeds it a unit's genomgångar.
 - Starting freezes the genomgång template version (as reviews do) and the unit's latest
   snapshot; the participants are at least GENOMGANG_MIN_PARTICIPANTS (default 2) förste
   socialsekreterare of the unit.
@@ -16,7 +16,7 @@ and progress queries aggregate in SQL and never load the snapshot's cases as ORM
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from kontroll.checklists import services as checklists
 from kontroll.checklists.model import Template
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
+from kontroll.core.inputs import form_date
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.periods import Period
 from kontroll.core.permissions import (
@@ -39,6 +40,7 @@ from kontroll.core.permissions import (
     can,
     job_holders_clause,
 )
+from kontroll.core.swedish import count
 from kontroll.db import utcnow
 from kontroll.genomgang.models import (
     Genomgang,
@@ -46,94 +48,21 @@ from kontroll.genomgang.models import (
     GenomgangResult,
     GenomgangState,
     ResultValue,
-    genomgang_participants,
 )
+from kontroll.genomgang.year import YearAssessment, assess_year
 from kontroll.privacy.guard import check_text
 from kontroll.reviews import services as reviews
-from kontroll.reviews.models import Brist, atgard_brister
+from kontroll.reviews.models import MAX_COMMENT, Brist, atgard_brister
 
 STATE_LABELS = {"planerad": "Planerad", "pågående": "Pågående", "stängd": "Stängd"}
 RESULT_LABELS = {"utan_anmarkning": "Utan anmärkning", "brist": "Brist"}
 DEFAULT_MIN_PARTICIPANTS = 2
 PAGE_SIZE = 100
-MAX_COMMENT = 5000
-#: a gap between two genomgångar longer than this is poor spacing
-LONG_GAP_DAYS = 122
-QUARTER_NAMES = ("första kvartalet", "andra kvartalet", "tredje kvartalet", "sista kvartalet")
 
 
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
-# --- the target and the spacing: a pure function --------------------------------------------
-
-
-@dataclass(frozen=True)
-class YearAssessment:
-    year: int
-    target_min: int
-    target_max: int
-    done: int
-    pending: int
-    #: Swedish sentences, empty when all is well
-    target_warnings: tuple[str, ...]
-    spacing_warnings: tuple[str, ...]
-
-    @property
-    def target_unreachable(self) -> bool:
-        return self.done + self.pending < self.target_min
-
-    @property
-    def summary(self) -> str:
-        text = f"{self.done} av minst {self.target_min} genomförda, {self.pending} planerade eller pågående"
-        if self.target_unreachable:
-            return text + " – målet nås inte"
-        if self.done >= self.target_min:
-            return text + " – målet är nått"
-        return text + " – målet nås om de planerade genomförs"
-
-
-def assess_year(year: int, target_min: int, target_max: int, done: Iterable[dt.date],
-                pending: Iterable[dt.date]) -> YearAssessment:
-    """Assess a unit's year from the dates of its closed (``done``) and its planned or
-    ongoing (``pending``) genomgångar. Pure: the same dates always give the same answer."""
-    done = sorted(done)
-    pending = sorted(pending)
-    total = len(done) + len(pending)
-    target: list[str] = []
-    if total < target_min:
-        planned = f"{len(pending)} planerad" if len(pending) == 1 else f"{len(pending)} planerade"
-        target.append(f"{len(done)} av minst {target_min} genomförda, {planned} – målet nås inte. "
-                      f"Planera {_n(target_min - total, 'genomgång till', 'genomgångar till')} för {year}.")
-    if total > target_max:
-        target.append(f"{total} genomgångar är genomförda eller planerade, fler än målets högst {target_max}.")
-    spacing: list[str] = []
-    dates = sorted(done + pending)
-    if len(dates) >= 2:
-        quarters = {(d.month - 1) // 3 for d in dates}
-        if len(quarters) == 1:
-            spacing.append(f"Alla genomgångar ligger i {QUARTER_NAMES[quarters.pop()]}. "
-                           "Sprid dem över året, helst två per halvår.")
-    if dates:
-        per_half = max(1, target_min // 2)
-        first = sum(1 for d in dates if d.month <= 6)
-        halves = (("första halvåret", first), ("andra halvåret", len(dates) - first))
-        for name, count in halves:
-            if count == 0:
-                spacing.append(f"Ingen genomgång under {name}.")
-            elif count < per_half and target_min >= 2:
-                spacing.append(f"Bara {_n(count, 'genomgång', 'genomgångar')} under {name}; "
-                               f"rutinen förutsätter minst {per_half} per halvår.")
-        for a, b in zip(dates, dates[1:]):
-            if (b - a).days > LONG_GAP_DAYS:
-                spacing.append(f"Långt uppehåll: {(b - a).days} dagar mellan {a.isoformat()} och {b.isoformat()}.")
-    return YearAssessment(year, target_min, target_max, len(done), len(pending), tuple(target), tuple(spacing))
-
-
-def event_date(g: Genomgang) -> dt.date:
+def event_date(genomgang: Genomgang) -> dt.date:
     """The date a genomgång counts on: its planned date (the date it was held for)."""
-    return g.planned_on
+    return genomgang.planned_on
 
 
 def genomgangar_in_year(session: Session, unit: Unit, year: int) -> list[Genomgang]:
@@ -144,8 +73,8 @@ def genomgangar_in_year(session: Session, unit: Unit, year: int) -> list[Genomga
 def assess_unit_year(session: Session, unit: Unit, year: int) -> YearAssessment:
     rows = genomgangar_in_year(session, unit, year)
     return assess_year(year, unit.genomgang_min, unit.genomgang_max,
-                       [event_date(g) for g in rows if g.is_closed],
-                       [event_date(g) for g in rows if not g.is_closed])
+                       [event_date(genomgang) for genomgang in rows if genomgang.is_closed],
+                       [event_date(genomgang) for genomgang in rows if not genomgang.is_closed])
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -159,29 +88,29 @@ def _require(actor: User, perm: Perm, unit: Unit | int, message: str) -> None:
 def plan(session: Session, actor: User, unit: Unit, planned_on: str | dt.date) -> Genomgang:
     _require(actor, Perm.PLAN_GENOMGANGAR, unit,
              "Bara förste socialsekreterare och sektionschef i enheten planerar genomgångar.")
-    day = reviews.parse_date(planned_on, "planned_on", "Datum")
+    day = form_date(planned_on, "planned_on", "Datum")
     if not 2000 <= day.year <= 2100:
         raise ValidationError("Datumet ligger utanför de år kontroll hanterar.", "planned_on")
     taken = session.scalar(select(Genomgang.id).where(Genomgang.unit_id == unit.id, Genomgang.planned_on == day))
     if taken is not None:
         raise ValidationError(f"Det finns redan en genomgång den {day.isoformat()}.", "planned_on")
-    g = Genomgang(unit_id=unit.id, year=day.year, planned_on=day, state=GenomgangState.PLANERAD.value,
+    genomgang = Genomgang(unit_id=unit.id, year=day.year, planned_on=day, state=GenomgangState.PLANERAD.value,
                   created_by_id=actor.id, created_dt=utcnow())
-    session.add(g)
+    session.add(genomgang)
     session.flush()
-    audit.record(session, actor, "genomgang.plan", object_type="genomgang", object_id=g.id, unit=unit,
+    audit.record(session, actor, "genomgang.plan", object_type="genomgang", object_id=genomgang.id, unit=unit,
                  details={"planned_on": day})
-    return g
+    return genomgang
 
 
-def unplan(session: Session, actor: User, g: Genomgang) -> None:
-    _require(actor, Perm.PLAN_GENOMGANGAR, g.unit_id,
+def unplan(session: Session, actor: User, genomgang: Genomgang) -> None:
+    _require(actor, Perm.PLAN_GENOMGANGAR, genomgang.unit_id,
              "Bara förste socialsekreterare och sektionschef i enheten planerar genomgångar.")
-    if g.is_started:
+    if genomgang.is_started:
         raise ValidationError("En påbörjad genomgång kan inte tas bort ur planen.")
-    audit.record(session, actor, "genomgang.unplan", object_type="genomgang", object_id=g.id, unit=g.unit_id,
-                 details={"planned_on": g.planned_on})
-    session.delete(g)
+    audit.record(session, actor, "genomgang.unplan", object_type="genomgang", object_id=genomgang.id, unit=genomgang.unit_id,
+                 details={"planned_on": genomgang.planned_on})
+    session.delete(genomgang)
     session.flush()
 
 
@@ -197,12 +126,12 @@ def forste_in_unit(session: Session, unit: Unit) -> list[User]:
     ))
 
 
-def start(session: Session, actor: User, g: Genomgang, participants: list[User], template: Template,
+def start(session: Session, actor: User, genomgang: Genomgang, participants: list[User], template: Template,
           *, min_participants: int = DEFAULT_MIN_PARTICIPANTS) -> Genomgang:
     """Start a planned genomgång from the unit's latest snapshot."""
-    unit = g.unit
+    unit = genomgang.unit
     _require(actor, Perm.PERFORM_GENOMGANG, unit, "Bara förste socialsekreterare i enheten genomför genomgångar.")
-    if g.is_started:
+    if genomgang.is_started:
         raise ValidationError("Genomgången är redan påbörjad.")
     people = {u.id: u for u in participants}
     eligible = {u.id for u in forste_in_unit(session, unit)}
@@ -215,18 +144,18 @@ def start(session: Session, actor: User, g: Genomgang, participants: list[User],
     if snapshot is None:
         raise ValidationError("Enheten har ingen ärendelista ännu. Importera ärendelistan först.")
     version = checklists.freeze_version(session, template)
-    g.state = GenomgangState.PAGAENDE.value
-    g.snapshot_id = snapshot.id
-    g.template_version_id = version.id
-    g.case_count = snapshot.row_count
-    g.started_dt = utcnow()
-    g.started_by_id = actor.id
-    g.participants = list(people.values())
+    genomgang.state = GenomgangState.PAGAENDE.value
+    genomgang.snapshot_id = snapshot.id
+    genomgang.template_version_id = version.id
+    genomgang.case_count = snapshot.row_count
+    genomgang.started_dt = utcnow()
+    genomgang.started_by_id = actor.id
+    genomgang.participants = list(people.values())
     session.flush()
-    audit.record(session, actor, "genomgang.start", object_type="genomgang", object_id=g.id, unit=unit,
+    audit.record(session, actor, "genomgang.start", object_type="genomgang", object_id=genomgang.id, unit=unit,
                  details={"snapshot": snapshot.id, "cases": snapshot.row_count, "template_version": version.id,
                           "participants": sorted(u.username for u in people.values())})
-    return g
+    return genomgang
 
 
 # --- the work list and progress ---------------------------------------------------------------
@@ -254,8 +183,8 @@ class Progress:
     per_handlaggare: list[tuple[str, str, int, int, int]] = field(default_factory=list)
 
 
-def _filters(g: Genomgang, handlaggare: str | None, team: str | None, status: str | None) -> list[Any]:
-    where: list[Any] = [SnapshotCase.snapshot_id == g.snapshot_id]
+def _filters(genomgang: Genomgang, handlaggare: str | None, team: str | None, status: str | None) -> list[Any]:
+    where: list[Any] = [SnapshotCase.snapshot_id == genomgang.snapshot_id]
     if handlaggare:
         where.append(handlaggare_key_expr() == handlaggare)
     if team:
@@ -267,53 +196,53 @@ def _filters(g: Genomgang, handlaggare: str | None, team: str | None, status: st
     return where
 
 
-def _joined(g: Genomgang, *columns: Any) -> Any:
+def _joined(genomgang: Genomgang, *columns: Any) -> Any:
     return select(*columns).select_from(SnapshotCase).outerjoin(
         GenomgangResult, and_(GenomgangResult.snapshot_case_id == SnapshotCase.id,
-                              GenomgangResult.genomgang_id == g.id))
+                              GenomgangResult.genomgang_id == genomgang.id))
 
 
-def work_count(session: Session, g: Genomgang, *, handlaggare: str | None = None, team: str | None = None,
+def work_count(session: Session, genomgang: Genomgang, *, handlaggare: str | None = None, team: str | None = None,
                status: str | None = None) -> int:
-    return session.scalar(_joined(g, func.count()).where(*_filters(g, handlaggare, team, status))) or 0
+    return session.scalar(_joined(genomgang, func.count()).where(*_filters(genomgang, handlaggare, team, status))) or 0
 
 
-def work_list(session: Session, g: Genomgang, *, handlaggare: str | None = None, team: str | None = None,
+def work_list(session: Session, genomgang: Genomgang, *, handlaggare: str | None = None, team: str | None = None,
               status: str | None = None, page: int = 1, page_size: int = PAGE_SIZE) -> list[WorkRow]:
     """One page of the work list, by case reference."""
-    where = _filters(g, handlaggare, team, status)
+    where = _filters(genomgang, handlaggare, team, status)
     rows = session.execute(
-        _joined(g, SnapshotCase.id, SnapshotCase.case_ref, SnapshotCase.handlaggare_namn,
+        _joined(genomgang, SnapshotCase.id, SnapshotCase.case_ref, SnapshotCase.handlaggare_namn,
                 SnapshotCase.handlaggare_signatur, SnapshotCase.team, GenomgangResult.result)
         .where(*where).order_by(SnapshotCase.case_ref).limit(page_size).offset((page - 1) * page_size)
     ).all()
     return [WorkRow(r[0], r[1], handlaggare_rules.label(r[2], r[3]), r[4], r[5]) for r in rows]
 
 
-def progress(session: Session, g: Genomgang) -> Progress:
+def progress(session: Session, genomgang: Genomgang) -> Progress:
     key = handlaggare_key_expr()
     rows = session.execute(
-        _joined(g, key, func.max(SnapshotCase.handlaggare_namn), func.max(SnapshotCase.handlaggare_signatur),
+        _joined(genomgang, key, func.max(SnapshotCase.handlaggare_namn), func.max(SnapshotCase.handlaggare_signatur),
                 func.count(GenomgangResult.id), func.count(SnapshotCase.id),
                 func.sum(case((GenomgangResult.result == ResultValue.BRIST.value, 1), else_=0)))
-        .where(SnapshotCase.snapshot_id == g.snapshot_id).group_by(key).order_by(key)
+        .where(SnapshotCase.snapshot_id == genomgang.snapshot_id).group_by(key).order_by(key)
     ).all()
     per = [(r[0], handlaggare_rules.label(r[1], r[2]), int(r[3]), int(r[4]), int(r[5] or 0)) for r in rows]
     return Progress(sum(p[2] for p in per), sum(p[3] for p in per), sum(p[4] for p in per), per)
 
 
-def teams_in(session: Session, g: Genomgang) -> list[str]:
-    return [t for t in session.scalars(select(SnapshotCase.team).where(SnapshotCase.snapshot_id == g.snapshot_id)
+def teams_in(session: Session, genomgang: Genomgang) -> list[str]:
+    return [t for t in session.scalars(select(SnapshotCase.team).where(SnapshotCase.snapshot_id == genomgang.snapshot_id)
                                        .distinct().order_by(SnapshotCase.team)) if t]
 
 
-def snapshot_case(session: Session, g: Genomgang, snapshot_case_id: int) -> SnapshotCase | None:
+def snapshot_case(session: Session, genomgang: Genomgang, snapshot_case_id: int) -> SnapshotCase | None:
     sc = session.get(SnapshotCase, snapshot_case_id)
-    return sc if sc is not None and sc.snapshot_id == g.snapshot_id else None
+    return sc if sc is not None and sc.snapshot_id == genomgang.snapshot_id else None
 
 
-def result_for(session: Session, g: Genomgang, snapshot_case_id: int) -> GenomgangResult | None:
-    return session.scalar(select(GenomgangResult).where(GenomgangResult.genomgang_id == g.id,
+def result_for(session: Session, genomgang: Genomgang, snapshot_case_id: int) -> GenomgangResult | None:
+    return session.scalar(select(GenomgangResult).where(GenomgangResult.genomgang_id == genomgang.id,
                                                         GenomgangResult.snapshot_case_id == snapshot_case_id))
 
 
@@ -323,10 +252,10 @@ def brister_of(session: Session, result: GenomgangResult | None) -> list[Brist]:
     return list(session.scalars(select(Brist).where(Brist.genomgang_result_id == result.id).order_by(Brist.id)))
 
 
-def next_open_case(session: Session, g: Genomgang, after_ref: str, handlaggare: str | None = None) -> int | None:
+def next_open_case(session: Session, genomgang: Genomgang, after_ref: str, handlaggare: str | None = None) -> int | None:
     """The next case (by reference) without a result, after ``after_ref``, wrapping around."""
-    where = _filters(g, handlaggare, None, "kvar")
-    base = _joined(g, SnapshotCase.id).where(*where).order_by(SnapshotCase.case_ref).limit(1)
+    where = _filters(genomgang, handlaggare, None, "kvar")
+    base = _joined(genomgang, SnapshotCase.id).where(*where).order_by(SnapshotCase.case_ref).limit(1)
     found = session.scalar(base.where(SnapshotCase.case_ref > after_ref))
     return found if found is not None else session.scalar(base)
 
@@ -334,13 +263,13 @@ def next_open_case(session: Session, g: Genomgang, after_ref: str, handlaggare: 
 # --- recording a result -------------------------------------------------------------------------
 
 
-def _check_open_participant(actor: User, g: Genomgang) -> None:
-    _require(actor, Perm.PERFORM_GENOMGANG, g.unit_id, "Bara förste socialsekreterare i enheten genomför genomgångar.")
-    if g.is_closed:
+def _check_open_participant(actor: User, genomgang: Genomgang) -> None:
+    _require(actor, Perm.PERFORM_GENOMGANG, genomgang.unit_id, "Bara förste socialsekreterare i enheten genomför genomgångar.")
+    if genomgang.is_closed:
         raise ValidationError("Genomgången är stängd och kan inte ändras.")
-    if not g.is_started:
+    if not genomgang.is_started:
         raise ValidationError("Genomgången är inte påbörjad.")
-    if actor.id not in {u.id for u in g.participants}:
+    if actor.id not in {u.id for u in genomgang.participants}:
         raise PermissionDenied("Bara genomgångens deltagare registrerar resultat och återkoppling.")
 
 
@@ -350,15 +279,15 @@ def areas_from_form(template: Template, form: Mapping[str, Any]) -> dict[str, st
             for area in template.areas if form.get(f"brist-{area.key}")}
 
 
-def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id: int, result: str,
+def record_result(session: Session, actor: User, genomgang: Genomgang, snapshot_case_id: int, result: str,
                   areas: Mapping[str, str]) -> GenomgangResult:
     """Record (or, while the genomgång is open, change) the result for one case."""
-    _check_open_participant(actor, g)
+    _check_open_participant(actor, genomgang)
     sc_ref = session.scalar(select(SnapshotCase.case_ref).where(SnapshotCase.id == snapshot_case_id,
-                                                                SnapshotCase.snapshot_id == g.snapshot_id))
+                                                                SnapshotCase.snapshot_id == genomgang.snapshot_id))
     if sc_ref is None:
         raise ValidationError("Ärendet finns inte i genomgångens ärendelista.")
-    template = checklists.template_of(g.template_version)
+    template = checklists.template_of(genomgang.template_version)
     known = {a.key: a for a in template.areas}
     if result not in RESULT_LABELS:
         raise ValidationError("Välj ”Utan anmärkning” eller ”Brist”.", "result")
@@ -378,7 +307,7 @@ def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id:
                 raise ValidationError(f"Kommentaren i ”{known[key].title}” är för lång (högst {MAX_COMMENT} tecken).",
                                       f"kommentar-{key}")
             check_text(comment, f"Kommentaren i ”{known[key].title}” för ärende {sc_ref}", f"kommentar-{key}")
-    row = result_for(session, g, snapshot_case_id)
+    row = result_for(session, genomgang, snapshot_case_id)
     changed = row is not None
     if row is not None:
         old = [b.id for b in brister_of(session, row)]
@@ -391,7 +320,7 @@ def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id:
         row.recorded_by_id = actor.id
         row.recorded_dt = utcnow()
     else:
-        row = GenomgangResult(genomgang_id=g.id, snapshot_case_id=snapshot_case_id, result=result,
+        row = GenomgangResult(genomgang_id=genomgang.id, snapshot_case_id=snapshot_case_id, result=result,
                               recorded_by_id=actor.id, recorded_dt=utcnow())
         session.add(row)
     session.flush()
@@ -399,11 +328,11 @@ def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id:
     for area in template.areas:
         if area.key in areas:
             item = area.items[0]
-            session.add(Brist(genomgang_result_id=row.id, unit_id=g.unit_id, area_key=area.key,
+            session.add(Brist(genomgang_result_id=row.id, unit_id=genomgang.unit_id, area_key=area.key,
                               area_title=area.title, item_key=item.key, question=item.question,
                               answer=item.deviation, comment=areas[area.key], created_dt=now))
     session.flush()
-    audit.record(session, actor, "genomgang.result", object_type="genomgang", object_id=g.id, unit=g.unit_id,
+    audit.record(session, actor, "genomgang.result", object_type="genomgang", object_id=genomgang.id, unit=genomgang.unit_id,
                  details={"case": sc_ref, "result": result, "areas": sorted(areas), "changed": changed})
     return row
 
@@ -411,32 +340,32 @@ def record_result(session: Session, actor: User, g: Genomgang, snapshot_case_id:
 # --- återkoppling ---------------------------------------------------------------------------------
 
 
-def record_feedback(session: Session, actor: User, g: Genomgang, handlaggare_key: str, given_on: str | dt.date,
+def record_feedback(session: Session, actor: User, genomgang: Genomgang, handlaggare_key: str, given_on: str | dt.date,
                     note: str = "", today: dt.date | None = None) -> GenomgangFeedback:
-    _check_open_participant(actor, g)
+    _check_open_participant(actor, genomgang)
     exists = session.scalar(select(func.count()).select_from(SnapshotCase).where(
-        SnapshotCase.snapshot_id == g.snapshot_id, handlaggare_key_expr() == handlaggare_key))
+        SnapshotCase.snapshot_id == genomgang.snapshot_id, handlaggare_key_expr() == handlaggare_key))
     if not handlaggare_key or not exists:
         raise ValidationError("Välj en handläggare som har ärenden i genomgången.", "handlaggare")
-    day = reviews.parse_date(given_on, "given_on", "Datum för mötet")
+    day = form_date(given_on, "given_on", "Datum för mötet")
     if day > (today or dt.date.today()):
         raise ValidationError("Mötet kan inte ligga i framtiden.", "given_on")
     note = note.strip()
     if len(note) > MAX_COMMENT:
         raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "note")
     check_text(note, "Anteckningen från mötet", "note")
-    fb = GenomgangFeedback(genomgang_id=g.id, handlaggare_key=handlaggare_key, given_on=day,
+    fb = GenomgangFeedback(genomgang_id=genomgang.id, handlaggare_key=handlaggare_key, given_on=day,
                            note=note or None, recorded_by_id=actor.id, recorded_dt=utcnow())
     session.add(fb)
     session.flush()
-    audit.record(session, actor, "genomgang.feedback", object_type="genomgang", object_id=g.id, unit=g.unit_id,
+    audit.record(session, actor, "genomgang.feedback", object_type="genomgang", object_id=genomgang.id, unit=genomgang.unit_id,
                  details={"handlaggare": handlaggare_key, "given_on": day})
     return fb
 
 
-def feedback_by_handlaggare(session: Session, g: Genomgang) -> dict[str, list[GenomgangFeedback]]:
+def feedback_by_handlaggare(session: Session, genomgang: Genomgang) -> dict[str, list[GenomgangFeedback]]:
     out: dict[str, list[GenomgangFeedback]] = {}
-    for fb in session.scalars(select(GenomgangFeedback).where(GenomgangFeedback.genomgang_id == g.id)
+    for fb in session.scalars(select(GenomgangFeedback).where(GenomgangFeedback.genomgang_id == genomgang.id)
                               .order_by(GenomgangFeedback.given_on, GenomgangFeedback.id)):
         out.setdefault(fb.handlaggare_key, []).append(fb)
     return out
@@ -445,23 +374,23 @@ def feedback_by_handlaggare(session: Session, g: Genomgang) -> dict[str, list[Ge
 # --- closing ------------------------------------------------------------------------------------
 
 
-def close(session: Session, actor: User, g: Genomgang) -> Genomgang:
-    _check_open_participant(actor, g)
+def close(session: Session, actor: User, genomgang: Genomgang) -> Genomgang:
+    _check_open_participant(actor, genomgang)
     total = session.scalar(select(func.count()).select_from(SnapshotCase)
-                           .where(SnapshotCase.snapshot_id == g.snapshot_id)) or 0
+                           .where(SnapshotCase.snapshot_id == genomgang.snapshot_id)) or 0
     done = session.scalar(select(func.count()).select_from(GenomgangResult)
-                          .where(GenomgangResult.genomgang_id == g.id)) or 0
+                          .where(GenomgangResult.genomgang_id == genomgang.id)) or 0
     if done < total:
         left = total - done
-        raise ValidationError(f"Genomgången kan inte stängas: {_n(left, 'ärende saknar', 'ärenden saknar')} resultat "
+        raise ValidationError(f"Genomgången kan inte stängas: {count(left, 'ärende saknar', 'ärenden saknar')} resultat "
                               f"({done} av {total} klara).")
-    g.state = GenomgangState.STANGD.value
-    g.closed_dt = utcnow()
-    g.closed_by_id = actor.id
+    genomgang.state = GenomgangState.STANGD.value
+    genomgang.closed_dt = utcnow()
+    genomgang.closed_by_id = actor.id
     session.flush()
-    audit.record(session, actor, "genomgang.close", object_type="genomgang", object_id=g.id, unit=g.unit_id,
+    audit.record(session, actor, "genomgang.close", object_type="genomgang", object_id=genomgang.id, unit=genomgang.unit_id,
                  details={"cases": total})
-    return g
+    return genomgang
 
 
 # --- the live list ------------------------------------------------------------------------------
@@ -474,15 +403,15 @@ class _Row:
     handlaggare_signatur: str | None
 
 
-def live_diff(session: Session, g: Genomgang) -> tuple[CaseListSnapshot | None, Diff | None]:
+def live_diff(session: Session, genomgang: Genomgang) -> tuple[CaseListSnapshot | None, Diff | None]:
     """How the unit's latest snapshot differs from the genomgång's (None when it is the same)."""
-    latest = latest_snapshot(session, g.unit)
-    if latest is None or g.snapshot_id is None or latest.id == g.snapshot_id:
+    latest = latest_snapshot(session, genomgang.unit)
+    if latest is None or genomgang.snapshot_id is None or latest.id == genomgang.snapshot_id:
         return latest, None
     rows = [_Row(*r) for r in session.execute(
         select(SnapshotCase.case_ref, SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur)
         .where(SnapshotCase.snapshot_id == latest.id))]
-    return latest, diff_against(session, g.snapshot, rows)  # type: ignore[arg-type]
+    return latest, diff_against(session, genomgang.snapshot, rows)  # type: ignore[arg-type]
 
 
 # --- the year view ------------------------------------------------------------------------------
@@ -511,9 +440,3 @@ def progress_counts(session: Session, ids: list[int]) -> dict[int, int]:
     return dict(session.execute(select(GenomgangResult.genomgang_id, func.count())
                                 .where(GenomgangResult.genomgang_id.in_(ids))
                                 .group_by(GenomgangResult.genomgang_id)).tuples().all())
-
-
-def participant_ids(session: Session, g: Genomgang) -> set[int]:
-    return set(session.scalars(select(genomgang_participants.c.user_id)
-                               .where(genomgang_participants.c.genomgang_id == g.id)))
-

@@ -22,7 +22,14 @@ from kontroll.checklists.services import (
     template_of,
 )
 from kontroll.core import audit
-from kontroll.core.actions import Page, back_to, form_action, page_again, unit_with
+from kontroll.core.actions import (
+    Page,
+    back_to,
+    form_action,
+    of_unit,
+    page_again,
+    unit_with,
+)
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.periods import late_after_months, period_label
@@ -54,10 +61,7 @@ def _require_view(unit: Unit) -> None:
 
 def _genomgang(unit: Unit, genomgang_id: int) -> Genomgang:
     _require_view(unit)
-    g = get_session().get(Genomgang, genomgang_id)
-    if g is None or g.unit_id != unit.id:
-        abort(404)
-    return g
+    return of_unit(Genomgang, genomgang_id, unit)
 
 
 # --- the year plan --------------------------------------------------------------------------
@@ -69,7 +73,7 @@ def _render_year(unit: Unit, year: int, error: ValidationError | None = None, st
     rows = svc.genomgangar_in_year(db, unit, year)
     html = render_template(
         "genomgang/year.html", unit=unit, year=year, rows=rows, a=svc.assess_unit_year(db, unit, year),
-        counts=svc.progress_counts(db, [g.id for g in rows if g.is_started]), labels=svc.STATE_LABELS,
+        counts=svc.progress_counts(db, [genomgang.id for genomgang in rows if genomgang.is_started]), labels=svc.STATE_LABELS,
         months=svc.stickprov_months(db, unit, year, today, late_after_months(current_app.config)), label=period_label, today=today,
         can_plan=can(acting_user(), Perm.PLAN_GENOMGANGAR, unit), error=error,
         form=request.form if error else {},
@@ -92,8 +96,8 @@ def plan(code: str) -> Response:
     return form_action(
         lambda db: svc.plan(db, acting_user(), unit, request.form.get("planned_on", "")),
         on_error=page_again(lambda err, status: _render_year(unit_or_404(code), year_arg(local_today()), err, status)),
-        then=lambda g: url_for("genomgang.year", code=unit.code, ar=g.year),
-        done=lambda g: f"Genomgången den {g.planned_on.isoformat()} är planerad.",
+        then=lambda genomgang: url_for("genomgang.year", code=unit.code, ar=genomgang.year),
+        done=lambda genomgang: f"Genomgången den {genomgang.planned_on.isoformat()} är planerad.",
     )
 
 
@@ -101,29 +105,29 @@ def plan(code: str) -> Response:
 @login_required
 def unplan(code: str, genomgang_id: int) -> Response:
     unit = unit_with(code, Perm.PLAN_GENOMGANGAR)
-    g = _genomgang(unit, genomgang_id)
-    back = url_for("genomgang.year", code=unit.code, ar=g.year)
-    return form_action(lambda db: svc.unplan(db, acting_user(), g), on_error=back_to(back), then=back,
-                       done=f"Den planerade genomgången den {g.planned_on.isoformat()} är borttagen ur planen.")
+    genomgang = _genomgang(unit, genomgang_id)
+    back = url_for("genomgang.year", code=unit.code, ar=genomgang.year)
+    return form_action(lambda db: svc.unplan(db, acting_user(), genomgang), on_error=back_to(back), then=back,
+                       done=f"Den planerade genomgången den {genomgang.planned_on.isoformat()} är borttagen ur planen.")
 
 
 # --- one genomgång ------------------------------------------------------------------------------
 
 
-def _render_genomgang(unit: Unit, g: Genomgang, error: ValidationError | None = None, status: int = 200) -> Response:
+def _render_genomgang(unit: Unit, genomgang: Genomgang, error: ValidationError | None = None, status: int = 200) -> Response:
     db = get_session()
     me = acting_user()
-    prog = svc.progress(db, g) if g.is_started else None
-    latest, diff = svc.live_diff(db, g) if g.is_started else (None, None)
+    prog = svc.progress(db, genomgang) if genomgang.is_started else None
+    latest, diff = svc.live_diff(db, genomgang) if genomgang.is_started else (None, None)
     may_perform = can(me, Perm.PERFORM_GENOMGANG, unit)
-    is_participant = g.is_started and me.id in {u.id for u in g.participants}
+    is_participant = genomgang.is_started and me.id in {u.id for u in genomgang.participants}
     html = render_template(
-        "genomgang/genomgang.html", unit=unit, g=g, prog=prog, latest=latest, diff=diff, labels=svc.STATE_LABELS,
-        candidates=svc.forste_in_unit(db, unit) if not g.is_started and may_perform else [],
+        "genomgang/genomgang.html", unit=unit, genomgang=genomgang, prog=prog, latest=latest, diff=diff, labels=svc.STATE_LABELS,
+        candidates=svc.forste_in_unit(db, unit) if not genomgang.is_started and may_perform else [],
         min_participants=int(current_app.config["GENOMGANG_MIN_PARTICIPANTS"]),
-        may_start=not g.is_started and may_perform, may_edit=is_participant and not g.is_closed,
-        feedback=svc.feedback_by_handlaggare(db, g) if g.is_started else {}, today=local_today(),
-        t=template_of(g.template_version) if g.template_version else None, error=error,
+        may_start=not genomgang.is_started and may_perform, may_edit=is_participant and not genomgang.is_closed,
+        feedback=svc.feedback_by_handlaggare(db, genomgang) if genomgang.is_started else {}, today=local_today(),
+        t=template_of(genomgang.template_version) if genomgang.template_version else None, error=error,
         form=request.form if error else {}, selected=request.form.getlist("participants") if error else None,
     )
     return Response(html, status=status)
@@ -133,10 +137,10 @@ def _render_genomgang(unit: Unit, g: Genomgang, error: ValidationError | None = 
 @login_required
 def detail(code: str, genomgang_id: int) -> Response:
     unit = unit_or_404(code)
-    g = _genomgang(unit, genomgang_id)
+    genomgang = _genomgang(unit, genomgang_id)
     require_perm(Perm.VIEW_GENOMGANGAR, unit)
-    if g.is_started:  # from then on the page names cases (brister, återkoppling)
-        audit.record_view(get_session(), acting_user(), "genomgang.view", object_type="genomgang", object_id=g.id,
+    if genomgang.is_started:  # from then on the page names cases (brister, återkoppling)
+        audit.record_view(get_session(), acting_user(), "genomgang.view", object_type="genomgang", object_id=genomgang.id,
                           unit=unit)
     return _render_genomgang(unit, _genomgang(unit, genomgang_id))
 
@@ -145,17 +149,17 @@ def detail(code: str, genomgang_id: int) -> Response:
 @login_required
 def start(code: str, genomgang_id: int) -> Response:
     unit = unit_with(code, Perm.PERFORM_GENOMGANG)
-    g = _genomgang(unit, genomgang_id)
+    genomgang = _genomgang(unit, genomgang_id)
     ids = [i for i in map(form_id, request.form.getlist("participants")) if i is not None]
     config = current_app.config
 
     def begin(db: Session) -> Genomgang:
         people = list(db.scalars(select(User).where(User.id.in_(ids)))) if ids else []
         template = genomgang_template(checklists_directory(config), config["GENOMGANG_TEMPLATE"])
-        return svc.start(db, acting_user(), g, people, template, min_participants=int(config["GENOMGANG_MIN_PARTICIPANTS"]))
+        return svc.start(db, acting_user(), genomgang, people, template, min_participants=int(config["GENOMGANG_MIN_PARTICIPANTS"]))
 
     return form_action(begin, on_error=_again(code, genomgang_id),
-                       then=url_for("genomgang.work", code=unit.code, genomgang_id=g.id),
+                       then=url_for("genomgang.work", code=unit.code, genomgang_id=genomgang.id),
                        done=lambda started: f"Genomgången är påbörjad med {started.case_count} ärenden.")
 
 
@@ -169,22 +173,22 @@ def _again(code: str, genomgang_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def feedback(code: str, genomgang_id: int) -> Response:
     unit = unit_with(code, Perm.PERFORM_GENOMGANG)
-    g = _genomgang(unit, genomgang_id)
+    genomgang = _genomgang(unit, genomgang_id)
     f = request.form
     return form_action(
-        lambda db: svc.record_feedback(db, acting_user(), g, f.get("handlaggare", ""), f.get("given_on", ""),
+        lambda db: svc.record_feedback(db, acting_user(), genomgang, f.get("handlaggare", ""), f.get("given_on", ""),
                                        f.get("note", ""), today=local_today()),
         on_error=_again(code, genomgang_id), done="Återkopplingen är registrerad.",
-        then=url_for("genomgang.detail", code=unit.code, genomgang_id=g.id) + "#handlaggare")
+        then=url_for("genomgang.detail", code=unit.code, genomgang_id=genomgang.id) + "#handlaggare")
 
 
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/stang")
 @login_required
 def close(code: str, genomgang_id: int) -> Response:
     unit = unit_with(code, Perm.PERFORM_GENOMGANG)
-    g = _genomgang(unit, genomgang_id)
-    return form_action(lambda db: svc.close(db, acting_user(), g), on_error=_again(code, genomgang_id),
-                       then=url_for("genomgang.detail", code=unit.code, genomgang_id=g.id),
+    genomgang = _genomgang(unit, genomgang_id)
+    return form_action(lambda db: svc.close(db, acting_user(), genomgang), on_error=_again(code, genomgang_id),
+                       then=url_for("genomgang.detail", code=unit.code, genomgang_id=genomgang.id),
                        done="Genomgången är stängd. Den kan inte längre ändras.")
 
 
@@ -195,40 +199,40 @@ def close(code: str, genomgang_id: int) -> Response:
 @login_required
 def work(code: str, genomgang_id: int) -> Response:
     unit = unit_or_404(code)
-    g = _genomgang(unit, genomgang_id)
-    if not g.is_started:
+    genomgang = _genomgang(unit, genomgang_id)
+    if not genomgang.is_started:
         abort(404)
     db = get_session()
     handlaggare = request.args.get("handlaggare") or None
     team = request.args.get("grupp") or None
     status = request.args.get("status") or None
-    page = Page.of(svc.work_count(db, g, handlaggare=handlaggare, team=team, status=status), svc.PAGE_SIZE)
-    rows = svc.work_list(db, g, handlaggare=handlaggare, team=team, status=status, page=page.number)
-    prog = svc.progress(db, g)
-    audit.record_view(db, acting_user(), "genomgang.cases_view", object_type="genomgang", object_id=g.id, unit=unit)
+    page = Page.of(svc.work_count(db, genomgang, handlaggare=handlaggare, team=team, status=status), svc.PAGE_SIZE)
+    rows = svc.work_list(db, genomgang, handlaggare=handlaggare, team=team, status=status, page=page.number)
+    prog = svc.progress(db, genomgang)
+    audit.record_view(db, acting_user(), "genomgang.cases_view", object_type="genomgang", object_id=genomgang.id, unit=unit)
     html = render_template(
-        "genomgang/work.html", unit=unit, g=g, rows=rows, total=page.total, page=page.number,
-        pages=page.pages, prog=prog, teams=svc.teams_in(db, g), handlaggare=handlaggare,
+        "genomgang/work.html", unit=unit, genomgang=genomgang, rows=rows, total=page.total, page=page.number,
+        pages=page.pages, prog=prog, teams=svc.teams_in(db, genomgang), handlaggare=handlaggare,
         team=team, status=status, results=svc.RESULT_LABELS, labels=svc.STATE_LABELS,
     )
     return Response(html)
 
 
-def _render_case(unit: Unit, g: Genomgang, case_id: int, error: ValidationError | None = None,
+def _render_case(unit: Unit, genomgang: Genomgang, case_id: int, error: ValidationError | None = None,
                  status: int = 200, audit_view: bool = False) -> Response:
     db = get_session()
-    sc = svc.snapshot_case(db, g, case_id)
+    sc = svc.snapshot_case(db, genomgang, case_id)
     if sc is None:
         abort(404)
     if audit_view:
         audit.record_view(db, acting_user(), "genomgang.case_view", object_type="case", object_id=sc.case_ref,
                           unit=unit)
-    result = svc.result_for(db, g, case_id)
+    result = svc.result_for(db, genomgang, case_id)
     brister = {b.area_key: b for b in svc.brister_of(db, result)}
     me = acting_user()
     html = render_template(
-        "genomgang/case.html", unit=unit, g=g, sc=sc, result=result, brister=brister, t=template_of(g.template_version),
-        may_edit=not g.is_closed and me.id in {u.id for u in g.participants}, results=svc.RESULT_LABELS,
+        "genomgang/case.html", unit=unit, genomgang=genomgang, sc=sc, result=result, brister=brister, t=template_of(genomgang.template_version),
+        may_edit=not genomgang.is_closed and me.id in {u.id for u in genomgang.participants}, results=svc.RESULT_LABELS,
         error=error, form=request.form if error else None, handlaggare=request.values.get("handlaggare") or "",
     )
     return Response(html, status=status)
@@ -238,34 +242,34 @@ def _render_case(unit: Unit, g: Genomgang, case_id: int, error: ValidationError 
 @login_required
 def case_form(code: str, genomgang_id: int, case_id: int) -> Response:
     unit = unit_or_404(code)
-    g = _genomgang(unit, genomgang_id)
-    if not g.is_started:
+    genomgang = _genomgang(unit, genomgang_id)
+    if not genomgang.is_started:
         abort(404)
-    return _render_case(unit, g, case_id, audit_view=True)
+    return _render_case(unit, genomgang, case_id, audit_view=True)
 
 
 @bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/arenden/<int:case_id>")
 @login_required
 def record(code: str, genomgang_id: int, case_id: int) -> Response:
     unit = unit_with(code, Perm.PERFORM_GENOMGANG)
-    g = _genomgang(unit, genomgang_id)
-    if not g.is_started:
+    genomgang = _genomgang(unit, genomgang_id)
+    if not genomgang.is_started:
         abort(404)
     handlaggare = request.form.get("handlaggare") or None
 
     def save(db: Session) -> tuple[str, int | None]:
         """Record the result; then the case reference and the next case without one."""
-        svc.record_result(db, acting_user(), g, case_id, request.form.get("result", ""),
-                          svc.areas_from_form(template_of(g.template_version), request.form))
-        sc = svc.snapshot_case(db, g, case_id)
+        svc.record_result(db, acting_user(), genomgang, case_id, request.form.get("result", ""),
+                          svc.areas_from_form(template_of(genomgang.template_version), request.form))
+        sc = svc.snapshot_case(db, genomgang, case_id)
         ref = sc.case_ref if sc else ""
-        return ref, svc.next_open_case(db, g, ref, handlaggare)
+        return ref, svc.next_open_case(db, genomgang, ref, handlaggare)
 
     def then(saved: tuple[str, int | None]) -> str:
         if saved[1] is not None:
-            return url_for("genomgang.case_form", code=unit.code, genomgang_id=g.id, case_id=saved[1],
+            return url_for("genomgang.case_form", code=unit.code, genomgang_id=genomgang.id, case_id=saved[1],
                            handlaggare=handlaggare)
-        return url_for("genomgang.work", code=unit.code, genomgang_id=g.id, handlaggare=handlaggare)
+        return url_for("genomgang.work", code=unit.code, genomgang_id=genomgang.id, handlaggare=handlaggare)
 
     return form_action(save, then=then, done=lambda saved: f"Resultatet för {saved[0]} är sparat.",
                        on_error=page_again(lambda err, status: _render_case(
@@ -283,6 +287,6 @@ def unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, An
     return "genomgang/_unit_section.html", {
         "year": today.year, "rows": rows, "a": svc.assess_unit_year(db, unit, today.year),
         "months": svc.stickprov_months(db, unit, today.year, today, late_after_months(current_app.config)), "labels": svc.STATE_LABELS,
-        "label": period_label, "counts": svc.progress_counts(db, [g.id for g in rows if g.is_started]),
+        "label": period_label, "counts": svc.progress_counts(db, [genomgang.id for genomgang in rows if genomgang.is_started]),
     }
 

@@ -102,7 +102,7 @@ def _redacted_value(value: str, mode: str, marker: str, table: str) -> str:
 def _snapshot_state(session: Session, snapshot_id: int) -> tuple[str, str]:
     """(canonical SHA-256, population digest) of a stored snapshot as it is now."""
     from kontroll.cases.services import stored_snapshot_digest
-    from kontroll.sampling.services import population_digest, population_of
+    from kontroll.sampling.verification import population_digest, population_of
 
     digest, _count = stored_snapshot_digest(session, snapshot_id)
     return digest, population_digest(population_of(session, snapshot_id))
@@ -182,7 +182,7 @@ def _before_snapshot_redaction(session: Session, record: Redaction, snapshot_id:
     it was imported with, or the last sealed redaction's), and which draws from it verified."""
     from kontroll.cases.models import CaseListSnapshot
     from kontroll.sampling.models import Draw
-    from kontroll.sampling.services import verify_draw
+    from kontroll.sampling.verification import verify_draw
 
     snapshot = session.get(CaseListSnapshot, snapshot_id)
     assert snapshot is not None

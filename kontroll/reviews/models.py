@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     from kontroll.genomgang.models import GenomgangResult
 
 
+#: the longest comment, note or description a person writes here; the shortest note
+MAX_COMMENT = 5000
+MIN_NOTE = 5
+
+
 class ReviewState(enum.StrEnum):
     TILLDELAD = "tilldelad"
     PAGAENDE = "pågående"

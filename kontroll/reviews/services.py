@@ -1,13 +1,14 @@
-"""Reviews, brister and åtgärder as services: the rules hold for every caller.
+"""Reviews as services: the rules hold for every caller.
 
 - The template version answered is frozen on first use (kontroll.checklists.services).
 - Only the current assigned reviewer answers a review; a signed review (klar) never changes.
 - Signing needs every item answered and a comment where the template requires one; it turns
   every deviating answer into a brist.
-- Åtgärder go öppen → genomförd (owner or sektionschef, with a note) → verifierad (never by
-  the owner).
+- Återkoppling is recorded by the reviewer; the handläggare sees only their own cases.
 
-Services take the acting user, check before they change anything, audit and flush.
+Brister and åtgärder are in :mod:`kontroll.reviews.atgarder`, re-exported here so that callers
+import the feature's services from one module. Services take the acting user, check before
+they change anything, audit and flush.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases.models import SnapshotCase
@@ -25,23 +25,35 @@ from kontroll.checklists.model import ANSWER_LABELS, Template
 from kontroll.checklists.services import freeze_version, template_of
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
+from kontroll.core.inputs import form_date
 from kontroll.core.models import Unit, User
 from kontroll.core.periods import Period
 from kontroll.core.permissions import (
-    JOB_ROLE_TEXT,
-    Job,
     Perm,
     PermissionDenied,
     can,
-    may_hold,
-    units_where,
 )
-from kontroll.db import utcnow
+from kontroll.db import insert_once, utcnow
 from kontroll.privacy.guard import check_text, refusal_message
 from kontroll.privacy.personnummer import contains_personnummer
+from kontroll.reviews.atgarder import (
+    ATGARD_LABELS,
+    areas_in_unit,
+    atgarder_for_unit,
+    brister_for_unit,
+    complete_atgard,
+    confirming_reviews,
+    may_complete_atgard,
+    may_see_atgard,
+    may_verify_atgard,
+    open_atgard,
+    overdue_atgarder,
+    overdue_atgarder_for,
+    verify_atgard,
+)
 from kontroll.reviews.models import (
-    Atgard,
-    AtgardState,
+    MAX_COMMENT,
+    MIN_NOTE,
     Brist,
     Feedback,
     Review,
@@ -50,13 +62,20 @@ from kontroll.reviews.models import (
 )
 from kontroll.sampling.models import Assignment, Draw, DrawnCase
 
+__all__ = [  # the feature's services, with brister and åtgärder
+    "ATGARD_LABELS", "FEEDBACK_METHODS", "MAX_COMMENT", "MIN_NOTE", "STATE_LABELS", "IncompleteReview", "MyCase",
+    "Overview", "OverviewRow", "answers_from_form", "answers_of", "areas_in_unit", "atgarder_for_unit",
+    "brister_for_unit", "complete_atgard", "confirming_reviews", "feedback_for_handlaggare", "handlaggare_id",
+    "is_current_reviewer", "may_complete_atgard", "may_see_atgard", "may_verify_atgard", "may_view_review",
+    "month_overview", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review",
+    "overdue_atgarder", "overdue_atgarder_for", "record_feedback", "review_for_assignment", "save_draft", "sign",
+    "verify_atgard",
+]
+
 STATE_LABELS = {"ej_tilldelad": "Ej tilldelad", "tilldelad": "Tilldelad", "pågående": "Pågående", "klar": "Klar",
                 "försenad": "Försenad"}
-ATGARD_LABELS = {"öppen": "Öppen", "genomförd": "Genomförd", "verifierad": "Verifierad"}
 FEEDBACK_METHODS = {"muntligt": "Muntligt", "skriftligt": "Skriftligt", "vid_mote": "Vid möte",
                     "arendedragning": "Vid ärendedragning", "annat": "Annat"}
-MAX_COMMENT = 5000
-MIN_NOTE = 5
 
 
 # --- the reviewer's cases ---------------------------------------------------------------
@@ -116,13 +135,8 @@ def open_review(session: Session, actor: User, drawn_case: DrawnCase, template: 
         reviewer_id=actor.id, template_version_id=version.id, state=ReviewState.TILLDELAD.value,
         created_dt=utcnow(),
     )
-    try:
-        with session.begin_nested():
-            session.add(review)
-            session.flush()
-    except IntegrityError:
-        existing = review_for_assignment(session, assignment)
-        assert existing is not None
+    existing = insert_once(session, review, lambda: review_for_assignment(session, assignment))
+    if existing is not None:  # opened at the same moment in another request
         return existing
     audit.record(session, actor, "review.create", object_type="review", object_id=review.id,
                  unit=review.unit_id, details={"case": drawn_case.case_ref, "template": template.id,
@@ -270,7 +284,7 @@ def record_feedback(session: Session, actor: User, review: Review, given_on: str
         raise PermissionDenied("Bara granskaren registrerar återkoppling till handläggaren.")
     if not review.is_signed:
         raise ValidationError("Klarmarkera granskningen innan du registrerar återkopplingen.")
-    day = parse_date(given_on, "given_on", "Datum för återkopplingen")
+    day = form_date(given_on, "given_on", "Datum för återkopplingen")
     if day > (today or dt.date.today()):
         raise ValidationError("Återkopplingen kan inte ha getts i framtiden.", "given_on")
     if method not in FEEDBACK_METHODS:
@@ -286,15 +300,6 @@ def record_feedback(session: Session, actor: User, review: Review, given_on: str
     audit.record(session, actor, "review.feedback", object_type="review", object_id=review.id, unit=review.unit_id,
                  details={"given_on": day, "method": method})
     return row
-
-
-def parse_date(value: str | dt.date, field_name: str, label: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat((value or "").strip())
-    except ValueError:
-        raise ValidationError(f"{label} ska skrivas ÅÅÅÅ-MM-DD, t.ex. 2026-12-15.", field_name) from None
 
 
 # --- who may see what ---------------------------------------------------------------------
@@ -324,145 +329,6 @@ def feedback_for_handlaggare(session: Session, user: User) -> list[Review]:
         .order_by(Review.signed_dt.desc())
         .options(selectinload(Review.brister), selectinload(Review.feedback))
     ))
-
-
-# --- åtgärder -----------------------------------------------------------------------------
-
-
-def open_atgard(session: Session, actor: User, unit: Unit, brist_ids: list[int], description: str, owner: User | None,
-                due: str | dt.date, today: dt.date | None = None) -> Atgard:
-    if not can(actor, Perm.MANAGE_ATGARDER, unit):
-        raise PermissionDenied("Bara sektionschefen öppnar åtgärder.")
-    brister = list(session.scalars(select(Brist).where(Brist.id.in_(brist_ids), Brist.unit_id == unit.id))) if brist_ids else []
-    if not brister or len(brister) != len(set(brist_ids)):
-        raise ValidationError("Välj minst en brist i enheten som åtgärden gäller.", "brister")
-    description = description.strip()
-    if len(description) < MIN_NOTE:
-        raise ValidationError("Beskriv åtgärden (minst fem tecken).", "description")
-    if len(description) > MAX_COMMENT:
-        raise ValidationError(f"Beskrivningen får vara högst {MAX_COMMENT} tecken.", "description")
-    check_text(description, "Beskrivningen av åtgärden", "description")
-    if owner is None or not may_hold(owner, Job.ATGARD_OWNER, unit):
-        raise ValidationError(f"Välj en ansvarig som är {JOB_ROLE_TEXT[Job.ATGARD_OWNER]} i enheten.", "owner")
-    due_date = parse_date(due, "due_date", "Sista datum")
-    if due_date < (today or dt.date.today()):
-        raise ValidationError("Sista datum kan inte ligga i det förflutna.", "due_date")
-    atgard = Atgard(unit_id=unit.id, description=description, owner_id=owner.id, due_date=due_date,
-                    state=AtgardState.OPPEN.value, created_by_id=actor.id, created_dt=utcnow())
-    atgard.brister = brister
-    session.add(atgard)
-    session.flush()
-    audit.record(session, actor, "atgard.create", object_type="atgard", object_id=atgard.id, unit=unit,
-                 details={"brister": sorted(b.id for b in brister), "owner": owner.username, "due_date": due_date})
-    return atgard
-
-
-def may_see_atgard(user: User, atgard: Atgard) -> bool:
-    """Those who see the unit's reviews, and the åtgärd's owner."""
-    return can(user, Perm.VIEW_REVIEWS, atgard.unit_id) or atgard.owner_id == user.id
-
-
-def may_complete_atgard(user: User, atgard: Atgard) -> bool:
-    """The owner or the sektionschef marks an open åtgärd genomförd."""
-    return atgard.state == AtgardState.OPPEN and (user.id == atgard.owner_id
-                                                  or can(user, Perm.MANAGE_ATGARDER, atgard.unit_id))
-
-
-def may_verify_atgard(user: User, atgard: Atgard) -> bool:
-    """A verifier of the unit who is not the owner verifies a genomförd åtgärd."""
-    return (atgard.state == AtgardState.GENOMFORD and may_hold(user, Job.ATGARD_VERIFIER, atgard.unit_id)
-            and user.id != atgard.owner_id)
-
-
-def confirming_reviews(session: Session, atgard: Atgard) -> list[Review]:
-    """Reviews that may confirm the åtgärd worked: signed in its unit after it was opened."""
-    return list(session.scalars(
-        select(Review).where(Review.unit_id == atgard.unit_id, Review.state == ReviewState.KLAR.value,
-                             Review.signed_dt >= atgard.created_dt).order_by(Review.signed_dt.desc())))
-
-
-def complete_atgard(session: Session, actor: User, atgard: Atgard, note: str) -> Atgard:
-    if not (actor.id == atgard.owner_id or can(actor, Perm.MANAGE_ATGARDER, atgard.unit_id)):
-        raise PermissionDenied("Bara den ansvariga eller sektionschefen kan markera åtgärden som genomförd.")
-    if atgard.state != AtgardState.OPPEN:
-        raise ValidationError(f"Åtgärden är redan {ATGARD_LABELS[atgard.state].lower()}.")
-    note = note.strip()
-    if len(note) < MIN_NOTE:
-        raise ValidationError("Beskriv vad som har gjorts (minst fem tecken).", "done_note")
-    if len(note) > MAX_COMMENT:
-        raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "done_note")
-    check_text(note, "Anteckningen om vad som har gjorts", "done_note")
-    atgard.state = AtgardState.GENOMFORD.value
-    atgard.done_dt = utcnow()
-    atgard.done_by_id = actor.id
-    atgard.done_note = note
-    session.flush()
-    audit.record(session, actor, "atgard.done", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
-                 details={"note": note})
-    return atgard
-
-
-def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
-                  confirming_review: Review | None = None) -> Atgard:
-    if not may_hold(actor, Job.ATGARD_VERIFIER, atgard.unit_id):
-        raise PermissionDenied(f"Bara {JOB_ROLE_TEXT[Job.ATGARD_VERIFIER]} i enheten verifierar åtgärder.")
-    if actor.id == atgard.owner_id:
-        raise ValidationError("Den som är ansvarig för åtgärden kan inte själv verifiera den. Be någon annan.")
-    if atgard.state != AtgardState.GENOMFORD:
-        raise ValidationError("Åtgärden måste vara genomförd innan den kan verifieras."
-                              if atgard.state == AtgardState.OPPEN else "Åtgärden är redan verifierad.")
-    note = note.strip()
-    if len(note) > MAX_COMMENT:
-        raise ValidationError(f"Anteckningen får vara högst {MAX_COMMENT} tecken.", "verified_note")
-    check_text(note, "Anteckningen vid verifieringen", "verified_note")
-    if confirming_review is not None:
-        if (confirming_review.unit_id != atgard.unit_id or not confirming_review.is_signed
-                or confirming_review.signed_dt is None or confirming_review.signed_dt < atgard.created_dt):
-            raise ValidationError("Den bekräftande granskningen ska vara en senare, klarmarkerad granskning i enheten.",
-                                  "confirming_review")
-    atgard.state = AtgardState.VERIFIERAD.value
-    atgard.verified_dt = utcnow()
-    atgard.verified_by_id = actor.id
-    atgard.verified_note = note or None
-    atgard.confirming_review_id = confirming_review.id if confirming_review else None
-    session.flush()
-    audit.record(session, actor, "atgard.verify", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
-                 details={"note": atgard.verified_note, "confirming_review": atgard.confirming_review_id})
-    return atgard
-
-
-def brister_for_unit(session: Session, unit: Unit, area: str | None = None, without_atgard: bool = False) -> list[Brist]:
-    from kontroll.genomgang.models import (
-        GenomgangResult,  # brister from genomgångar share the list
-    )
-
-    query = (select(Brist).where(Brist.unit_id == unit.id).order_by(Brist.created_dt.desc(), Brist.id)
-             .options(selectinload(Brist.atgarder), selectinload(Brist.review).selectinload(Review.drawn_case),
-                      selectinload(Brist.genomgang_result).selectinload(GenomgangResult.snapshot_case)))
-    if area:
-        query = query.where(Brist.area_key == area)
-    rows = list(session.scalars(query))
-    return [b for b in rows if not b.atgarder] if without_atgard else rows
-
-
-def atgarder_for_unit(session: Session, unit: Unit, *, state: str | None = None, area: str | None = None,
-                      overdue: bool = False, today: dt.date | None = None) -> list[Atgard]:
-    today = today or dt.date.today()
-    query = (select(Atgard).where(Atgard.unit_id == unit.id).order_by(Atgard.due_date, Atgard.id)
-             .options(selectinload(Atgard.brister), selectinload(Atgard.owner)))
-    if state in ATGARD_LABELS:
-        query = query.where(Atgard.state == state)
-    rows = list(session.scalars(query))
-    if area:
-        rows = [a for a in rows if any(b.area_key == area for b in a.brister)]
-    if overdue:
-        rows = [a for a in rows if a.is_overdue(today)]
-    return rows
-
-
-def areas_in_unit(session: Session, unit: Unit) -> list[tuple[str, str]]:
-    return sorted(set(session.execute(select(Brist.area_key, Brist.area_title).where(Brist.unit_id == unit.id)).tuples()),
-                  key=lambda r: r[1])
 
 
 # --- the month's overview -----------------------------------------------------------------
@@ -514,25 +380,6 @@ def month_overview(session: Session, unit: Unit, period: str, today: dt.date, la
         overview.rows.append(OverviewRow(dc, current.reviewer if current else None, review, state,
                                          len(review.brister) if review else 0))
     return overview
-
-
-def overdue_atgarder(session: Session, unit: Unit, today: dt.date) -> list[Atgard]:
-    return list(session.scalars(
-        select(Atgard).where(Atgard.unit_id == unit.id, Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
-        .order_by(Atgard.due_date)
-    ))
-
-
-def overdue_atgarder_for(session: Session, user: User, today: dt.date) -> list[tuple[Unit, Atgard]]:
-    """The overdue åtgärder ``user`` is told about (the same people the overdue_atgarder job
-    reminds): every one in a unit where they manage åtgärder, and the ones they own anywhere."""
-    managed = {u.id for u in units_where(session, user, Perm.MANAGE_ATGARDER)}
-    rows = session.execute(
-        select(Unit, Atgard).join(Atgard, Atgard.unit_id == Unit.id)
-        .where(Unit.is_active.is_(True), Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
-        .order_by(Unit.code, Atgard.due_date, Atgard.id)
-    ).tuples()
-    return [(unit, a) for unit, a in rows if unit.id in managed or a.owner_id == user.id]
 
 
 def no_new_reviewer_after_signing(session: Session, drawn_case_id: int) -> None:

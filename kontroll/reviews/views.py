@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from kontroll.checklists import services as checklists
 from kontroll.checklists.model import ANSWER_LABELS
 from kontroll.core import audit
-from kontroll.core.actions import back_to, form_action, page_again, unit_with
+from kontroll.core.actions import back_to, form_action, of_unit, page_again, unit_with
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.periods import Period, late_after_months, period_label
@@ -221,8 +221,7 @@ def my_feedback() -> str:
 @bp.get("/enheter/<code>/granskningar")
 @login_required
 def overview(code: str) -> str:
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_REVIEWS, unit)
+    unit = unit_with(code, Perm.VIEW_REVIEWS)
     today = local_today()
     try:
         shown = Period.parse(request.args.get("period") or Period.of(today))
@@ -285,8 +284,7 @@ def atgard_create(code: str) -> Response:
 @bp.get("/enheter/<code>/atgarder")
 @login_required
 def atgarder(code: str) -> str:
-    unit = unit_or_404(code)
-    require_perm(Perm.VIEW_REVIEWS, unit)
+    unit = unit_with(code, Perm.VIEW_REVIEWS)
     db = get_session()
     state = request.args.get("status") or None
     area = request.args.get("omrade") or None
@@ -298,10 +296,7 @@ def atgarder(code: str) -> str:
 
 
 def _atgard(unit: Unit, atgard_id: int) -> Atgard:
-    atgard = get_session().get(Atgard, atgard_id)
-    if atgard is None or atgard.unit_id != unit.id:
-        abort(404)
-    return atgard
+    return of_unit(Atgard, atgard_id, unit)
 
 
 def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = None, status: int = 200) -> Response:

@@ -1,63 +1,67 @@
-"""The monthly draw, its verification, and reviewer assignment without självgranskning.
+"""The monthly draw as services: the draw page, drawing, and a unit's and a case's history.
 
-Rules enforced here, for every caller (pages, CLI, crafted requests):
-- only the unit's drawer role draws; one valid draw per unit and month (a unique partial
-  index is the final guard, a row lock on the unit serialises draws on PostgreSQL, and
-  SQLite's BEGIN IMMEDIATE does the same there); a redraw needs a written reason and voids
-  the earlier draw, which stays visible;
-- the one who drew never reviews a case of that draw; the case's handläggare never reviews
-  it; with hemmablindhet protection on, the lead of the case's team does not review it;
-- only someone who holds a reviewing role (förste socialsekreterare or enhetschef) in the unit
-  itself reviews (``permissions.Job.REVIEWER``; org-wide roles never count). Only the
-  hemmablindhet rule can be overridden, with a written justification that the nämnd reads
-  (checked for personnummer and identifying text), and only when no reviewer exists who meets
-  every rule; an override never widens who may review.
+Rules enforced here, for every caller (pages, CLI, crafted requests): only the unit's drawer
+role draws; one valid draw per unit and month (a unique partial index is the final guard, a
+row lock on the unit serialises draws on PostgreSQL, and SQLite's BEGIN IMMEDIATE does the
+same there); a redraw needs a written reason and voids the earlier draw, which stays visible.
+
+Verification is in :mod:`kontroll.sampling.verification`, choosing reviewers in
+:mod:`kontroll.sampling.reviewers`; both are re-exported here so that callers import the
+feature's services from one module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.services import (
     Diff,
     diff_against,
     latest_snapshot,
-    stored_snapshot_digest,
 )
 from kontroll.core import audit, notifications
 from kontroll.core.errors import ValidationError
-from kontroll.core.hooks import hooks_of
-from kontroll.core.models import RoleAssignment, Team, Unit, User
+from kontroll.core.models import Unit, User
 from kontroll.core.periods import Period, period_label
 from kontroll.core.permissions import (
-    JOB_ROLE_TEXT,
-    Job,
-    Perm,
     PermissionDenied,
-    can,
-    job_holders_clause,
     may_draw,
-    may_hold,
 )
 from kontroll.core.timezone import local_date, local_datetime_text
 from kontroll.db import utcnow
-from kontroll.privacy.committee import check_committee_text
 from kontroll.privacy.guard import check_text
 from kontroll.sampling import method
 from kontroll.sampling.models import Assignment, Draw, DrawnCase
+from kontroll.sampling.reviewers import (
+    MAX_REASON,
+    Candidate,
+    assign_reviewer,
+    candidates,
+    check_reviewer,
+)
+from kontroll.sampling.verification import (
+    POPULATION_FORMAT,
+    Verification,
+    population_digest,
+    population_of,
+    verify_draw,
+)
+
+__all__ = [  # the feature's services, with those of its two companions
+    "MAX_REASON", "MIN_REASON", "POPULATION_FORMAT", "AlreadyDrawn", "Candidate", "DrawPageState", "Verification",
+    "assign_reviewer", "candidates", "case_history", "case_in_unit", "check_reviewer", "count_valid_draws",
+    "draw_page_state", "draws_for_unit", "excluded_refs", "load_draw", "overrides_for_year", "population_digest",
+    "population_of", "run_draw", "valid_draw", "verify_draw",
+]
 
 MIN_REASON = 10
-MAX_REASON = 5000
 
 
 # --- the draw page ------------------------------------------------------------------------
@@ -235,273 +239,8 @@ def run_draw(
     return draw
 
 
-POPULATION_FORMAT = "kontroll-urvalsunderlag-v1"
-
-
-def population_of(session: Session, snapshot_id: int) -> list[tuple[str, str]]:
-    """(case_ref, team or "") of every case in a snapshot, by case_ref in code-point order: all
-    that the draw depends on. Read through the driver's cursor: this is the hot path of
-    drawing and verifying on large lists."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        sql = ("SELECT case_ref, coalesce(team, '') FROM snapshot_cases WHERE snapshot_id = %s "
-               'ORDER BY case_ref COLLATE "C"')
-    else:
-        sql = "SELECT case_ref, coalesce(team, '') FROM snapshot_cases WHERE snapshot_id = ? ORDER BY case_ref"
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, (snapshot_id,))
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def population_digest(population: list[tuple[str, str]]) -> str:
-    """SHA-256 over the header line and one ``case_ref TAB team`` line per case, in
-    code-point order of case_ref (no team: empty), each ending in a line feed."""
-    body = "\n".join(map("\t".join, population))
-    text = POPULATION_FORMAT + "\n" + body + ("\n" if population else "")
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 class AlreadyDrawn(ValidationError):
     """Raised when a concurrent draw for the same unit and month won."""
-
-
-# --- verification -------------------------------------------------------------------------
-
-
-@dataclass
-class Verification:
-    ok: bool
-    lines: list[str]
-    #: sealed redactions of the snapshot's rows that this verification accounted for
-    redactions: list[Any] = field(default_factory=list)
-
-
-def _redaction_window(session: Session, draw: Draw) -> tuple[list[Any], bool]:
-    """The sealed redactions of the draw's snapshot made after the draw, and whether they
-    explain a changed snapshot: the draw verified just before the first of them, and each
-    found the snapshot as the one before had left it. An unsealed record explains nothing."""
-    from kontroll.privacy.models import sealed_snapshot_redactions, snapshot_redactions
-
-    key = session.info.get("kontroll_audit_key")
-    if len(snapshot_redactions(session, draw.snapshot_id)) != len(sealed := sealed_snapshot_redactions(
-            session, draw.snapshot_id, key)):
-        return [], False
-    after = [r for r in sealed if r.redacted_dt > draw.drawn_dt]
-    if not after:
-        return [], False
-    explained = draw.id in json.loads(after[0].draws_verified_before or "[]") and all(r.verified_before for r in after)
-    return after, explained
-
-
-def verify_draw(session: Session, draw: Draw, *, full: bool = True) -> Verification:
-    """Re-read what the draw was made from, check it against the digests recorded at the
-    draw, redo the draw from the stored seed and compare.
-
-    ``full`` also recomputes the whole snapshot's SHA-256 (every stored field, not only
-    those the draw depends on): slower on large lists, and what the page and CLI do.
-
-    A personnummer removed from the snapshot after the draw (``kontroll privacy redact``)
-    changes its hashes; a sealed redaction explains that change when the draw verified just
-    before it and the snapshot now is what the redaction left. Then the verification says so,
-    and a draw that can no longer be redone exactly (a case reference was redacted) is
-    reported as verified at the time of the redaction.
-    """
-    lines: list[str] = []
-    ok = True
-    snapshot = session.get(CaseListSnapshot, draw.snapshot_id)
-    assert snapshot is not None
-    redactions, explained = _redaction_window(session, draw)
-    latest = redactions[-1] if explained else None
-    population = population_of(session, snapshot.id)
-    population_now = population_digest(population)
-    population_redacted = False
-    if population_now == draw.population_sha256:
-        lines.append(f"Urvalsunderlaget stämmer: {len(population)} ärenden med samma nummer och grupper som vid dragningen.")
-    elif latest is not None and population_now == latest.population_sha256_after:
-        population_redacted = True
-        lines.append("Urvalsunderlaget har ändrats efter dragningen, men bara genom förseglad maskering av personnummer "
-                     "(se nedan); det stämmer med läget efter maskeringen.")
-    else:
-        ok = False
-        lines.append(
-            "Ärendenumren eller grupperna i ärendelistan har ändrats sedan dragningen "
-            "(urvalsunderlagets kontrollsumma stämmer inte)."
-        )
-    if full:
-        digest, count = stored_snapshot_digest(session, snapshot.id)
-        if digest == draw.snapshot_sha256 and digest == snapshot.sha256:
-            lines.append(f"Ärendelistans kontrollsumma stämmer ({digest}).")
-        elif latest is not None and digest == latest.snapshot_sha256_after and draw.snapshot_sha256 == snapshot.sha256:
-            lines.append(f"Ärendelistans kontrollsumma före maskeringen stämde ({snapshot.sha256}); efter maskeringen är "
-                         f"den {digest}, och det stämmer nu.")
-        else:
-            ok = False
-            lines.append(
-                "Ärendelistan stämmer inte med kontrollsumman som sparades vid dragningen: "
-                f"sparad {draw.snapshot_sha256}, omräknad {digest}. Listan har ändrats efter dragningen."
-            )
-        if count != snapshot.row_count:
-            ok = False
-            lines.append(f"Ärendelistan har {count} rader men {snapshot.row_count} sparades vid importen.")
-    result = _redo(draw, population, lines, ok)
-    if population_redacted and not result.ok and ok:
-        result = Verification(True, lines[:-1] + [
-            "Dragningen kan inte göras om exakt, eftersom ett ärendenummer eller en grupp i underlaget maskerades efter "
-            "dragningen. Den gjordes om och stämde när maskeringen gjordes."])
-    if explained:
-        from kontroll.privacy.models import describe
-
-        result.lines.extend(describe(r) for r in redactions)
-        result.redactions = list(redactions)
-    return result
-
-
-def _redo(draw: Draw, population: list[tuple[str, str]], lines: list[str], ok: bool) -> Verification:
-    params = method.DrawParams(
-        sample_size=draw.sample_size,
-        stratify_by_team=draw.stratify_by_team,
-        exclude_refs=frozenset(json.loads(draw.excluded_refs)),
-    )
-    selected = [c.case_ref for c in sorted(draw.cases, key=lambda c: c.position)]
-    same, explanation = method.verify(
-        population, draw.seed, params, selected, method_name=draw.method_name, method_version=draw.method_version
-    )
-    lines.append(explanation)
-    return Verification(ok and same, lines)
-
-
-# --- reviewers ----------------------------------------------------------------------------
-
-
-@dataclass
-class Candidate:
-    user: User
-    blocked: list[str]  # hard rules: never overridable
-    soft: list[str]  # hemmablindhet: overridable with justification when nobody is eligible
-
-    @property
-    def eligible(self) -> bool:
-        return not self.blocked and not self.soft
-
-
-def _team_lead_id(session: Session, unit: Unit, team_name: str | None) -> int | None:
-    if not team_name:
-        return None
-    return session.scalar(select(Team.lead_user_id).where(Team.unit_id == unit.id, Team.name == team_name))
-
-
-def _is_handlaggare(user: User, case: SnapshotCase) -> bool:
-    return handlaggare_rules.is_handlaggare(user, user_id=case.handlaggare_user_id, namn=case.handlaggare_namn,
-                                      signatur=case.handlaggare_signatur)
-
-
-def check_reviewer(session: Session, drawn_case: DrawnCase, user: User) -> Candidate:
-    draw = drawn_case.draw
-    unit = draw.unit
-    case = drawn_case.snapshot_case
-    blocked: list[str] = []
-    soft: list[str] = []
-    if not user.is_active:
-        blocked.append("kontot är avstängt")
-    if user.id == draw.drawn_by_id:
-        blocked.append("drog stickprovet (självgranskning)")
-    if _is_handlaggare(user, case):
-        blocked.append("handlägger ärendet (självgranskning)")
-    if not may_hold(user, Job.REVIEWER, unit):
-        blocked.append(f"är inte {JOB_ROLE_TEXT[Job.REVIEWER]} i enheten")
-    if unit.hemmablindhet_protection and _team_lead_id(session, unit, case.team) == user.id:
-        soft.append(f"leder {case.team}, ärendets grupp (hemmablindhet)")
-    return Candidate(user, blocked, soft)
-
-
-def candidates(session: Session, drawn_case: DrawnCase) -> list[Candidate]:
-    """Everyone with a reviewer role in the unit, each with the rules that stop them."""
-    unit = drawn_case.draw.unit
-    users = session.scalars(
-        select(User)
-        .join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(job_holders_clause(Job.REVIEWER, unit))
-        .distinct()
-        .order_by(User.full_name)
-    ).all()
-    return [check_reviewer(session, drawn_case, u) for u in users]
-
-
-def assign_reviewer(
-    session: Session,
-    actor: User,
-    drawn_case: DrawnCase,
-    reviewer: User,
-    *,
-    override_reason: str | None = None,
-) -> Assignment:
-    draw = drawn_case.draw
-    unit = draw.unit
-    if not can(actor, Perm.ASSIGN_REVIEWER, unit):
-        raise PermissionDenied("Bara sektionschefen utser granskare.")
-    if draw.is_voided:
-        raise ValidationError("Stickprovet är makulerat. Utse granskare i det giltiga stickprovet.")
-    for guard in hooks_of(session).assignment_guards:
-        guard(session, drawn_case.id)
-    check = check_reviewer(session, drawn_case, reviewer)
-    name = reviewer.full_name
-    if check.blocked:
-        raise ValidationError(f"{name} kan inte granska {drawn_case.case_ref}: {', '.join(check.blocked)}.", "reviewer")
-    reason = " ".join((override_reason or "").split())
-    override_rule = None
-    if check.soft:
-        eligible = [c.user.full_name for c in candidates(session, drawn_case) if c.eligible]
-        if eligible:
-            raise ValidationError(
-                f"{name} kan inte granska {drawn_case.case_ref}: {', '.join(check.soft)}. "
-                f"Välj någon som uppfyller reglerna: {', '.join(eligible)}.",
-                "reviewer",
-            )
-        if len(reason) < 20:
-            raise ValidationError(
-                f"{name} {', '.join(check.soft)}. Ingen i enheten uppfyller alla regler för det här ärendet, "
-                "så ett undantag är möjligt – men det kräver en skriftlig motivering (minst 20 tecken). "
-                "Motiveringen visas i årssammanfattningen.",
-                "override_reason",
-            )
-        if len(reason) > MAX_REASON:
-            raise ValidationError(f"Motiveringen får vara högst {MAX_REASON} tecken.", "override_reason")
-        # the nämnd reads it: no personnummer, case reference or name (docs/architecture.md, invariant 9)
-        check_committee_text(session, reason, [unit.id], "Motiveringen till undantaget", "override_reason")
-        override_rule = "hemmablindhet"
-    now = utcnow()
-    current = drawn_case.current_assignment
-    if current is not None:
-        if current.reviewer_id == reviewer.id:
-            raise ValidationError(f"{name} är redan granskare för {drawn_case.case_ref}.", "reviewer")
-        current.replaced_dt = now
-        session.flush()
-    assignment = Assignment(
-        drawn_case_id=drawn_case.id,
-        reviewer_id=reviewer.id,
-        assigned_by_id=actor.id,
-        assigned_dt=now,
-        override_rule=override_rule,
-        override_reason=reason if override_rule else None,
-    )
-    session.add(assignment)
-    drawn_case.assignments.append(assignment)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "draw.assign",
-        object_type="drawn_case",
-        object_id=drawn_case.id,
-        unit=unit,
-        details={"case": drawn_case.case_ref, "reviewer": reviewer.username, "override_rule": override_rule,
-                 "override_reason": assignment.override_reason,
-                 "replaces": current.reviewer.username if current else None},
-    )
-    return assignment
 
 
 # --- history ------------------------------------------------------------------------------

@@ -149,7 +149,6 @@ class AssessmentView:
     text: str
     signed_date: dt.date
     version: int
-    signed_by_role: str = "sektionschefen"
     #: what identifies someone in the text (kontroll.privacy.committee kinds); then withheld
     withheld: tuple[str, ...] = ()
 
