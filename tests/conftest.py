@@ -5,12 +5,14 @@
   KONTROLL_TEST_POSTGRES_URL (default: postgres@127.0.0.1:5432), emptied after every test.
 
 Under CI=true a missing PostgreSQL server is a failure, never a skip.
+
+Only fixtures and hooks live here; helpers shared by test modules are in ``tests/support/``
+(the test app and :class:`~tests.support.app.World` in ``tests/support/app.py``).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -24,23 +26,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from kontroll import create_app
-from kontroll.core import users as svc
-from kontroll.core.models import Role, Unit, User
-from kontroll.db import Base, get_database
+from kontroll.cases import services as cases
+from kontroll.core import users as user_svc
+from kontroll.core.models import Role
+from kontroll.db import get_database
 from kontroll.migrate import upgrade
-
-TEST_DB = os.environ.get("KONTROLL_TEST_DB", "sqlite")
-POSTGRES_ADMIN_URL = os.environ.get(
-    "KONTROLL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PASSWORD = "ett-bra-losenord"
-#: One audit key for the test process and every kontroll process it starts (they inherit it).
-AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
-os.environ.setdefault("KONTROLL_AUDIT_KEY", AUDIT_KEY)
-ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "test-output"
+from tests.support.app import IN_CI, POSTGRES_ADMIN_URL, TEST_DB, World, empty_postgres, make_test_app
+from tests.support.draws import case_list
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -93,30 +85,7 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{path}"
         return
     yield database_template
-    _empty_postgres(database_template)
-
-
-def _empty_postgres(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-            # the audit log refuses TRUNCATE through a trigger; replica mode skips triggers
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    finally:
-        engine.dispose()
-
-
-def make_test_app(database_url: str, **overrides: Any) -> Flask:
-    config: dict[str, Any] = {
-        "TESTING": True,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "test-secret",
-        "PASSWORD_HASH_PROFILE": "fast",
-    }
-    config.update(overrides)
-    return create_app(config)
+    empty_postgres(database_template)
 
 
 @pytest.fixture
@@ -146,57 +115,30 @@ def db(app: Flask) -> Iterator[Session]:
     session.close()
 
 
-class World:
-    """A small municipality for tests: two units and a user per role (password PASSWORD)."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self.ifo = svc.create_unit(session, "test", code="IFO-FS", name="Försörjningsstöd IFO")
-        self.int = svc.create_unit(
-            session, "test", code="INT", name="Integrationsenheten", drawer_role=Role.ADMINISTRATOR
-        )
-        self.users: dict[str, User] = {}
-        spec: list[tuple[str, Role, Unit | None]] = [
-            ("sektionschef", Role.SEKTIONSCHEF, self.ifo),
-            ("administrator", Role.ADMINISTRATOR, self.int),
-            ("forste", Role.FORSTE_SOCIALSEKRETERARE, self.ifo),
-            ("enhetschef", Role.ENHETSCHEF, self.ifo),
-            ("handlaggare", Role.SOCIALSEKRETERARE, self.ifo),
-            ("namnd", Role.NAMND, None),
-            ("revisor", Role.REVISOR, None),
-            ("sysadmin", Role.SYSTEMADMINISTRATOR, None),
-            ("forste.int", Role.FORSTE_SOCIALSEKRETERARE, self.int),
-        ]
-        for username, role, unit in spec:
-            user = svc.create_user(
-                session, "test", username=username, full_name=username.title(), password=PASSWORD
-            )
-            svc.add_role(session, "test", user, role, unit)
-            self.users[username] = user
-        session.commit()
-
-    def __getitem__(self, username: str) -> User:
-        return self.users[username]
-
-
 @pytest.fixture
 def world(db: Session) -> World:
     return World(db)
 
 
-def csrf_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    page = client.get("/logga-in")
-    token = csrf_from(page.get_data(as_text=True))
-    return client.post("/logga-in", data={"username": username, "password": password, "csrf_token": token})
-
-
-def post_form(client: FlaskClient, url: str, data: dict[str, Any], *, page: str = "/") -> Any:
-    """POST with the session's CSRF token, read from ``page``."""
-    token = csrf_from(client.get(page).get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token})
+@pytest.fixture
+def unit_setup(world, db, app):
+    """IFO-FS with: the world's förste (lead of Grupp 1), a second förste 'forste2' (lead of
+    Grupp 2), handläggare Anna (ANAN) and Bo (BOBO), and a 12-case list."""
+    s = db
+    ifo = world.ifo
+    forste2 = user_svc.create_user(s, "t", username="forste2", full_name="Förste Två", password="ett-bra-losenord")
+    user_svc.add_role(s, "t", forste2, Role.FORSTE_SOCIALSEKRETERARE, ifo)
+    anna = user_svc.create_user(s, "t", username="anna", full_name="Anna A", password=None, case_system_id="ANAN")
+    user_svc.add_role(s, "t", anna, Role.SOCIALSEKRETERARE, ifo)
+    bo = user_svc.create_user(s, "t", username="bo", full_name="Bo B", password=None, case_system_id="BOBO")
+    user_svc.add_role(s, "t", bo, Role.SOCIALSEKRETERARE, ifo)
+    # the sektionschef also happens to be a 1:e socialsekreterare: the drawer-is-reviewer case
+    user_svc.add_role(s, "t", world["sektionschef"], Role.FORSTE_SOCIALSEKRETERARE, ifo)
+    user_svc.create_team(s, "t", ifo, "Grupp 1", world["forste"])
+    user_svc.create_team(s, "t", ifo, "Grupp 2", forste2)
+    s.commit()
+    with get_database(app).session_scope() as session:
+        actor = user_svc.get_user_by_username(session, "forste")
+        cases.import_file(session, actor, user_svc.get_unit_by_code(session, "IFO-FS"), case_list(), "lista.csv",
+                          source="cli")
+    return {"forste2": forste2, "anna": anna, "bo": bo}

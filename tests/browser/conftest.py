@@ -17,20 +17,8 @@ from werkzeug.serving import make_server
 
 from kontroll import demo
 from kontroll.db import get_database
-from tests.conftest import IN_CI, OUTPUT, make_test_app
-
-CHROMIUM = os.environ.get("KONTROLL_CHROMIUM", "/usr/bin/chromium")
-SHOTS = OUTPUT / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+from tests.support.app import IN_CI, make_test_app
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -81,34 +69,3 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
     page.console_errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
-
-
-_axe: Any = None
-
-
-def check_page(page: Any, name: str) -> None:
-    """Screenshot the page and assert axe-core finds no serious or critical violation."""
-    global _axe
-    from axe_playwright_python.sync_playwright import Axe
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    if _axe is None:
-        _axe = Axe()
-    result = _axe.run(page)
-    bad = [
-        f"{v['id']} ({v['impact']}): {v['help']} – {[n['target'] for n in v['nodes']][:3]}"
-        for v in result.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert not bad, f"axe-core on {name} ({page.url}):\n" + "\n".join(bad)
-    csp_errors = [e for e in page.console_errors if "Content Security Policy" in e]
-    assert not csp_errors, f"CSP violations on {name}: {csp_errors}"
-
-
-def login_as(page: Any, username: str, password: str = demo.DEMO_PASSWORD) -> None:
-    page.goto("/logga-in")
-    page.get_by_label("Användarnamn").fill(username)
-    page.get_by_label("Lösenord").fill(password)
-    page.get_by_role("button", name="Logga in").click()
-    page.wait_for_url("**/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from kontroll.demo import demo_case_list_csv
-from tests.browser.conftest import check_page, login_as
+from tests.support.browser import check_page, login_as
 
 
 def _next_month_file(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import check_page, login_as
+from tests.support.browser import check_page, login_as
 
 
 def test_draw_assign_and_verify(page):

@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import check_page, login_as
+from tests.support.browser import check_page, login_as
 
 
 def test_record_results_for_several_cases(page):

@@ -21,9 +21,9 @@ from kontroll.core.notifications import notify
 from kontroll.core.models import User
 from kontroll.db import get_database
 from kontroll.jobs import run_job
-from tests.browser.conftest import check_page, login_as
-from tests.conftest import make_test_app
-from tests.jobs import register_notifications
+from tests.support.app import make_test_app
+from tests.support.browser import check_page, login_as
+from tests.support.jobs import register_notifications
 
 BASE_HTML = Path(__file__).resolve().parents[2] / "kontroll" / "templates" / "base.html"
 TITLE = "Dags att dra månadens stickprov för IFO-FS (december 2026)"

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
 from kontroll.core.auth import keyed_hash
-from tests.browser.conftest import check_page, login_as
+from tests.support.browser import check_page, login_as
 
 
 def _sql(database_url: str, statement: str, **params: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import check_page, login_as
+from tests.support.browser import check_page, login_as
 
 REVIEWERS = {"Maria Nilsson": "forste1", "Johan Ek": "forste2", "Leila Karimi": "forste3",
              "Per Andersson": "enhetschef"}

@@ -16,8 +16,8 @@ from werkzeug.serving import make_server
 from kontroll import demo
 from kontroll.core.models import User
 from kontroll.db import get_database
-from tests.browser.conftest import check_page, login_as
-from tests.conftest import make_test_app
+from tests.support.app import make_test_app
+from tests.support.browser import check_page, login_as
 from tests.support.oidc_idp import TENANT, FakeIdP
 
 PERIOD = 30

@@ -7,7 +7,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import check_page, login_as
+from tests.support.browser import check_page, login_as
 
 
 def _drawn(database_url: str) -> tuple[str, int]:

@@ -23,7 +23,7 @@ from kontroll.cases.parsing import CaseListError, parse_case_list, snapshot_sha2
 from kontroll.core.models import AuditEntry
 from kontroll.core import users as user_svc
 from kontroll.db import Base, get_database
-from tests.conftest import csrf_from, login
+from tests.support.web import csrf_from, login
 
 DATA = Path(__file__).resolve().parents[1] / "data"  # copies of ../shared/data (test personnummer only)
 UTF8 = DATA / "arendelista-utf8-bom.csv"

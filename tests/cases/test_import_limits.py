@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from kontroll.cases import parsing
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.parsing import CaseListError, ImportLimits, parse_case_list
-from tests.conftest import csrf_from, login
+from tests.support.web import csrf_from, login
 from tests.support.xlsx import write_xlsx
 
 HEADER = ["Ärendenummer", "Handläggare"]

@@ -16,7 +16,7 @@ from kontroll.cases.parsing import CaseListError
 from kontroll.core import users as user_svc
 from kontroll.core.errors import ValidationError
 from kontroll.db import get_database
-from tests.conftest import csrf_from, login
+from tests.support.web import csrf_from, login
 
 HEADERS = ["Ärendenummer", "Handläggare", "Sign", "Grupp", "Akt.datum", "Belopp", "Personnummer", "Hushållstyp", ""]
 CELLS = st.one_of(

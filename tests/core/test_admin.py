@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from kontroll.core.models import AuditEntry, Role, RoleAssignment, Team, Unit, User
-from tests.conftest import login, post_form
+from tests.support.web import login, post_form
 
 
 def _count(db, model):

@@ -13,7 +13,8 @@ from kontroll.core import auth
 from kontroll.core import users as svc
 from kontroll.core.models import AuditEntry, User, UserSession
 from kontroll.db import get_database
-from tests.conftest import PASSWORD, csrf_from, login, post_form
+from tests.support.app import PASSWORD
+from tests.support.web import csrf_from, login, post_form
 
 COOKIE = "kontroll_session"
 

@@ -28,7 +28,7 @@ from kontroll.core import users as svc
 from kontroll.core.models import AuditEntry
 from kontroll.db import get_database
 from kontroll.migrate import upgrade
-from tests.conftest import IN_CI, POSTGRES_ADMIN_URL, TEST_DB, make_test_app
+from tests.support.app import IN_CI, POSTGRES_ADMIN_URL, TEST_DB, make_test_app
 
 sqlite_only = pytest.mark.skipif(TEST_DB != "sqlite", reason="SQLite:s backup-API och filformat")
 

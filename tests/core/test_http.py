@@ -6,7 +6,7 @@ import pytest
 
 from kontroll import create_app
 from kontroll.config import ConfigError
-from tests.conftest import login
+from tests.support.web import login
 
 
 def test_security_headers_on_every_page(client, world):

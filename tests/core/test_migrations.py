@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from kontroll.db import Base, make_engine
 from kontroll.migrate import alembic_config, current_heads, downgrade, upgrade
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_DB
+from tests.support.app import POSTGRES_ADMIN_URL, TEST_DB
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-from tests.conftest import login
+from tests.support.web import login
 
 
 def test_login_page_is_swedish(client):

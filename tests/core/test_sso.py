@@ -16,8 +16,9 @@ from kontroll.config import ConfigError
 from kontroll.core import auth, sso
 from kontroll.core.models import AuditEntry, Role, RoleAssignment, User, UserSession
 from kontroll.db import get_database
-from tests.conftest import csrf_from, login, make_test_app, post_form
+from tests.support.app import make_test_app
 from tests.support.oidc_idp import TENANT, FakeIdP, other_key
+from tests.support.web import csrf_from, login, post_form
 
 COOKIE = "kontroll_session"
 ROLE_MAP = {

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from kontroll.core import auth, totp
 from kontroll.core.models import AuditEntry, User, UserSession
 from kontroll.db import utcnow
-from tests.conftest import PASSWORD, csrf_from, login, post_form
+from tests.support.app import PASSWORD
+from tests.support.web import csrf_from, login, post_form
 
 PAGE = "/mitt-konto/tvastegsverifiering"
 COOKIE = "kontroll_session"

@@ -1,7 +1,7 @@
 """The database going away while people use kontroll: a Swedish 503 page, nothing
 half-written, and recovery when the database is back, without restarting the app.
 
-PostgreSQL: the app reaches the server through :class:`tests.faults.proxy.TcpProxy`; cutting
+PostgreSQL: the app reaches the server through :class:`tests.support.proxy.TcpProxy`; cutting
 the proxy kills every open connection and refuses new ones (a network failure, a server
 restart). SQLite: another connection holds the write lock longer than the busy timeout
 (shortened to 0.3 s here), the way a long migration, a ``VACUUM`` or a stuck process would;
@@ -27,9 +27,10 @@ from kontroll.cases.models import CaseListSnapshot, PendingImport, SnapshotCase
 from kontroll.core.audit import verify_chain
 from kontroll.core.models import AuditEntry
 from kontroll.db import get_database
-from tests.conftest import csrf_from, login, make_test_app
-from tests.faults.conftest import ON_POSTGRES, pg_query, sqlite_path
-from tests.faults.proxy import TcpProxy
+from tests.support.app import make_test_app
+from tests.support.faults import ON_POSTGRES, pg_query, sqlite_path
+from tests.support.proxy import TcpProxy
+from tests.support.web import csrf_from, login
 
 pytestmark = pytest.mark.faults
 

@@ -16,7 +16,7 @@ from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.cases.services import BATCH, stored_snapshot_digest
 from kontroll.core.audit import verify_chain
 from kontroll.core.models import AuditEntry
-from tests.faults.conftest import (
+from tests.support.faults import (
     ON_POSTGRES,
     paused_counts,
     pg_backend_gone,

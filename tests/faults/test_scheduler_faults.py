@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from kontroll.core.models import JobRun, Notification
-from tests.faults.conftest import (
+from tests.support.faults import (
     ON_POSTGRES,
     START_TIMEOUT,
     paused_counts,
@@ -28,13 +28,12 @@ from tests.faults.conftest import (
     sqlite_write_lock_is_taken,
     wait_until,
 )
-from tests.jobs import app  # noqa: F401 - the app with the scheduler commands
 
 pytestmark = pytest.mark.faults
 
 #: a Monday in December 2026, after the month's first working day (the 1st)
 TODAY = "2026-12-07"
-#: what the catch-up at start does on TODAY for tests.conftest.World (see tests/jobs/test_scheduler.py)
+#: what the catch-up at start does on TODAY for tests.support.app.World (see tests/jobs/test_scheduler.py)
 CATCH_UP_RUNS = [
     ("draw_due", "2026-12"), ("genomgang_reminders", TODAY), ("late_reviews", TODAY),
     ("overdue_atgarder", TODAY), ("purge_previews", TODAY), ("purge_sessions", TODAY),

@@ -25,8 +25,8 @@ from schemathesis.checks import (
 )
 
 from kontroll.cases.openapi import XLSX, openapi_document
-from tests.conftest import make_test_app
-from tests.fuzz.conftest import Scene, case_list, diff, table_rows
+from tests.support.app import make_test_app
+from tests.support.scene import Scene, case_list, diff, table_rows
 
 pytestmark = pytest.mark.fuzz
 

@@ -8,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from kontroll.core.web import form_id
-from tests.conftest import csrf_from, login
+from tests.support.web import csrf_from, login
 
 pytestmark = pytest.mark.fuzz
 

@@ -4,7 +4,7 @@ ordinary words, is refused with a message that names the field, says "personnumm
 not repeat the number; and nothing in the database changes.
 
 The forms are posted by the user who may use them, with every other field valid, on the fuzz
-scene (tests/fuzz/conftest.py)."""
+scene (tests/support/scene.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from sqlalchemy import select
 from kontroll.core.models import UserSession
 from kontroll.db import get_database
 from kontroll.privacy.personnummer import SPELLINGS, luhn_digit
-from tests.fuzz.conftest import Scene, diff, table_rows
 from tests.support.forms import build_path, clear_flashes, login_as, post_rule
+from tests.support.scene import Scene, diff, table_rows
 
 pytestmark = pytest.mark.fuzz
 

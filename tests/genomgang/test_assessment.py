@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kontroll.genomgang.services import assess_year
+from kontroll.genomgang.year import assess_year
 
 
 def d(text: str) -> dt.date:

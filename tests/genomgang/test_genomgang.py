@@ -20,9 +20,9 @@ from kontroll.genomgang.models import Genomgang, GenomgangClosedError, Genomgang
 from kontroll.checklists.models import TemplateVersion
 from kontroll.reviews.models import Brist
 from kontroll.cases.models import SnapshotCase
-from tests.conftest import csrf_from, login
-from tests.genomgang.conftest import import_list, planned, started
-from tests.sampling.test_draws import case_list
+from tests.support.draws import case_list
+from tests.support.genomgang import import_list, planned, started
+from tests.support.web import csrf_from, login
 
 
 def _post(client, url, data, page="/"):

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from kontroll import jobs
 from kontroll.core.models import Notification
 from kontroll.db import get_database
-from tests.genomgang.conftest import planned, started
-from tests.jobs import d
+from tests.support.genomgang import planned, started
+from tests.support.jobs import d
 
 
 def _notes(db):

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from kontroll.core.models import AuditEntry
 from kontroll.genomgang.models import Genomgang
 from kontroll.cases.models import SnapshotCase
-from tests.conftest import login
-from tests.genomgang.conftest import started
+from tests.support.genomgang import started
+from tests.support.web import login
 
 URL = "/enheter/IFO-FS/genomgangar"
 

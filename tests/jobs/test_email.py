@@ -14,7 +14,7 @@ from kontroll.core import notifications as svc
 from kontroll.core import users as user_svc
 from kontroll.core.models import Notification, Role
 from kontroll.db import get_database
-from tests.jobs import add_user, app, closed_port, d, smtp_server  # noqa: F401 - fixtures
+from tests.support.jobs import add_user, closed_port, d
 
 
 def _smtp(app, host: str, port: int) -> None:

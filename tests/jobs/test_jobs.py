@@ -15,7 +15,7 @@ from kontroll.cases.models import PendingImport
 from kontroll.core import users as user_svc
 from kontroll.core.models import JobRun, Notification, Role, User, UserSession
 from kontroll.db import get_database, utcnow
-from tests.jobs import add_draw, add_user, app, d  # noqa: F401 - app: the app with the blueprint
+from tests.support.jobs import add_draw, add_user, d
 
 
 def _run(app, name: str, day: str) -> jobs.JobOutcome:

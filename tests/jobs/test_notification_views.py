@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from kontroll.core import notifications as svc
 from kontroll.core.models import Notification
-from tests.conftest import csrf_from, login, post_form
-from tests.jobs import app  # noqa: F401 - the app with the notifications blueprint
+from tests.support.web import csrf_from, login, post_form
 
 
 def _seed(db, world):

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from kontroll.core import notifications as svc
 from kontroll.core.models import Notification
 from kontroll.db import get_database
-from tests.jobs import app  # noqa: F401 - the app with the notifications blueprint
 
 
 def _count(db, **where) -> int:

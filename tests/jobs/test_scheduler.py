@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from kontroll import jobs, scheduler
 from kontroll.sampling import jobs as sampling_jobs
 from kontroll.core.models import JobRun, Notification
-from tests.jobs import app, d  # noqa: F401 - app: the app with the scheduler commands
+from tests.support.jobs import d
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 

@@ -7,15 +7,13 @@ import datetime as dt
 import pytest
 
 from kontroll.core.workdays import (
-    add_working_days,
     easter_sunday,
     first_working_day,
-    holiday_name,
     holidays,
     is_working_day,
     next_working_day,
 )
-from tests.jobs import d
+from tests.support.jobs import d
 
 
 @pytest.mark.parametrize(
@@ -109,16 +107,11 @@ def test_midsummer_and_all_saints_always_fall_on_the_right_weekday():
         assert names["Kristi himmelsfärdsdag"].weekday() == 3
 
 
-def test_holiday_name_and_next_and_add_working_days():
-    assert holiday_name(d("2026-12-24")) == "Julafton"
-    assert holiday_name(d("2026-12-01")) is None
+def test_next_working_day_skips_the_christmas_days_off():
+    assert holidays(2026)[d("2026-12-24")] == "Julafton"
     assert next_working_day(d("2026-12-24")) == d("2026-12-28")  # 24–27 off
     assert next_working_day(d("2026-12-28")) == d("2026-12-28")
-    assert add_working_days(d("2026-12-23"), 1) == d("2026-12-28")
-    assert add_working_days(d("2026-12-23"), 3) == d("2026-12-30")
-    assert add_working_days(d("2026-12-30"), 1) == d("2027-01-04")  # 31 Dec, 1 Jan, weekend
-    with pytest.raises(ValueError):
-        add_working_days(d("2026-12-01"), -1)
+    assert next_working_day(d("2026-12-31")) == d("2027-01-04")  # 31 Dec, 1 Jan, weekend
 
 
 def test_the_holiday_table_cannot_be_changed_by_a_caller():

@@ -22,7 +22,7 @@ from kontroll.genomgang.models import Genomgang
 from kontroll.reviews.models import Atgard, Brist
 from kontroll.sampling import services as sampling
 from kontroll.sampling.models import Assignment
-from tests.conftest import csrf_from, login
+from tests.support.web import csrf_from, login
 
 LIST = ("Ärendenummer;Handläggare;Grupp\r\n" + "".join(f"EB-{i};Extern Person;Grupp 1\r\n" for i in range(1, 7))).encode()
 JUSTIFICATION = "Ingen annan i enheten kan granska denna månad enligt reglerna."

@@ -21,7 +21,7 @@ from kontroll.reports import services as reports
 from kontroll.reports.models import Assessment
 from kontroll.sampling import services as sampling
 from kontroll.sampling.models import Assignment, DrawnCase
-from tests.conftest import csrf_from, login
+from tests.support.web import csrf_from, login
 
 YEAR = 2026
 LIST = ("Ärendenummer;Handläggare;Handläggarsignatur;Grupp\r\n"

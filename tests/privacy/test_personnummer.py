@@ -155,7 +155,7 @@ def api(app, world):
 
 @pytest.fixture
 def upload(app, world):
-    from tests.conftest import csrf_from, login
+    from tests.support.web import csrf_from, login
 
     client = app.test_client()
     login(client, "forste")

@@ -224,7 +224,7 @@ def test_the_cli_scans_without_printing_values_and_redacts(app, runner, db, worl
 
 
 def test_the_draw_and_hash_pages_say_that_a_redaction_happened_and_when(app, client, db, world, monkeypatch):
-    from tests.conftest import login
+    from tests.support.web import login
 
     snapshot_id = _plant_case_list(app, monkeypatch)
     draw_id = _draw(app)

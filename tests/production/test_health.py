@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from bench.loadclient import free_port
 from kontroll import create_app
 from kontroll.migrate import MIGRATIONS_DIR, upgrade
-from tests.conftest import make_test_app
+from tests.support.app import make_test_app
 
 
 def _health(app):

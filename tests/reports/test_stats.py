@@ -248,7 +248,7 @@ def test_swedish_sentence_all_deviations():
 
 def test_swedish_sentence_large_numbers_grouped():
     text = plain_swedish_bound(12_000, 1_500)
-    assert text.startswith("Med 12\u00a0000 granskade ärenden och 1500 avvikelser")
+    assert text.startswith("Med 12\u00a0000 granskade ärenden och 1\u00a0500 avvikelser")
 
 
 @given(n=st.integers(1, 2000), data=st.data(), confidence=st.sampled_from([0.9, 0.95, 0.99]))

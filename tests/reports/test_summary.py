@@ -20,7 +20,7 @@ from kontroll.reports import summary as summ
 from kontroll.reports.chart import comparison_svg
 from kontroll.reports.models import Assessment, AssessmentImmutableError
 from kontroll.sampling.models import Draw
-from tests.conftest import login, post_form
+from tests.support.web import login, post_form
 
 
 

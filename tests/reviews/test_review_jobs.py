@@ -14,8 +14,8 @@ from kontroll.db import get_database
 from kontroll.jobs import run_job
 from kontroll.reviews import services as svc
 from kontroll.reviews.models import Brist, Review
-from tests.conftest import login
-from tests.reviews.conftest import full_form, open_review, template
+from tests.support.reviews import full_form, open_review, template
+from tests.support.web import login
 
 
 def _notes(db, kind):

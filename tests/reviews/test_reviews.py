@@ -18,8 +18,8 @@ from kontroll.reviews import services as svc
 from kontroll.checklists.models import TemplateVersion
 from kontroll.reviews.models import Atgard, Brist, Review, ReviewAnswer, ReviewImmutableError
 from kontroll.sampling.models import DrawnCase
-from tests.conftest import csrf_from, login
-from tests.reviews.conftest import TEMPLATE_ID, full_form, open_review, template
+from tests.support.reviews import TEMPLATE_ID, full_form, open_review, template
+from tests.support.web import csrf_from, login
 
 
 def _logout(client):

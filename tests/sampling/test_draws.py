@@ -13,54 +13,14 @@ from sqlalchemy import func, select, text
 from kontroll.cases import services as cases
 from kontroll.core import users as user_svc
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import AuditEntry, Role
+from kontroll.core.models import AuditEntry
 from kontroll.core.permissions import PermissionDenied
 from kontroll.db import get_database
 from kontroll.sampling import services as svc
 from kontroll.sampling.models import Assignment, Draw, DrawImmutableError, DrawnCase
-from tests.conftest import TEST_DB, csrf_from, login
-
-PERIOD = "2026-12"
-
-
-def case_list(n: int = 12) -> bytes:
-    """n cases: even ones handled by Anna (ANAN, Grupp 1), odd ones by Bo (BOBO, Grupp 2)."""
-    lines = ["Ärendenummer;Handläggare;Sign;Grupp"]
-    for i in range(1, n + 1):
-        who = "Anna A;ANAN;Grupp 1" if i % 2 == 0 else "Bo B;BOBO;Grupp 2"
-        lines.append(f"EB-{i:03d};{who}")
-    return ("\r\n".join(lines) + "\r\n").encode()
-
-
-@pytest.fixture
-def unit_setup(world, db, app):
-    """IFO-FS with: the world's förste (lead of Grupp 1), a second förste 'forste2' (lead of
-    Grupp 2), handläggare Anna (ANAN) and Bo (BOBO), and a 12-case list."""
-    s = db
-    ifo = world.ifo
-    forste2 = user_svc.create_user(s, "t", username="forste2", full_name="Förste Två", password="ett-bra-losenord")
-    user_svc.add_role(s, "t", forste2, Role.FORSTE_SOCIALSEKRETERARE, ifo)
-    anna = user_svc.create_user(s, "t", username="anna", full_name="Anna A", password=None, case_system_id="ANAN")
-    user_svc.add_role(s, "t", anna, Role.SOCIALSEKRETERARE, ifo)
-    bo = user_svc.create_user(s, "t", username="bo", full_name="Bo B", password=None, case_system_id="BOBO")
-    user_svc.add_role(s, "t", bo, Role.SOCIALSEKRETERARE, ifo)
-    # the sektionschef also happens to be a 1:e socialsekreterare: the drawer-is-reviewer case
-    user_svc.add_role(s, "t", world["sektionschef"], Role.FORSTE_SOCIALSEKRETERARE, ifo)
-    user_svc.create_team(s, "t", ifo, "Grupp 1", world["forste"])
-    user_svc.create_team(s, "t", ifo, "Grupp 2", forste2)
-    s.commit()
-    with get_database(app).session_scope() as session:
-        actor = user_svc.get_user_by_username(session, "forste")
-        cases.import_file(session, actor, user_svc.get_unit_by_code(session, "IFO-FS"), case_list(), "lista.csv",
-                          source="cli")
-    return {"forste2": forste2, "anna": anna, "bo": bo}
-
-
-def draw_as(app, username: str, period: str = PERIOD, **kw) -> int:
-    with get_database(app).session_scope() as session:
-        actor = user_svc.get_user_by_username(session, username)
-        unit = user_svc.get_unit_by_code(session, kw.pop("unit", "IFO-FS"))
-        return svc.run_draw(session, actor, unit, period, **kw).id
+from tests.support.app import TEST_DB
+from tests.support.draws import PERIOD, case_list, draw_as
+from tests.support.web import csrf_from, login
 
 
 def test_draw_records_everything_needed_to_verify(app, db, world, unit_setup):

@@ -17,7 +17,8 @@ from kontroll.core import auth
 from kontroll.core import users as user_svc
 from kontroll.core.models import UserSession
 from kontroll.db import get_database
-from tests.conftest import PASSWORD, csrf_from
+from tests.support.app import PASSWORD
+from tests.support.web import csrf_from
 
 
 def post_rule(app: Flask, endpoint: str) -> str:
