@@ -161,11 +161,6 @@ def _drop_pending(session: Session, _previous_transaction: Any) -> None:
     session.info.pop(PENDING_KEY, None)
 
 
-def pending_entries(session: Session) -> list[AuditEntry]:
-    """Entries queued on ``session`` and not yet committed (for tests and services)."""
-    return list(session.info.get(PENDING_KEY, []))
-
-
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool

@@ -92,9 +92,6 @@ class Period:
     def last_day(self) -> dt.date:
         return dt.date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
 
-    def contains(self, day: dt.date) -> bool:
-        return (day.year, day.month) == (self.year, self.month)
-
     # --- stepping --------------------------------------------------------------------------
 
     def shifted(self, months: int) -> Period:

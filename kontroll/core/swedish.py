@@ -3,7 +3,8 @@
 The one place for these rules, used by the pages (as Jinja filters), the reports, the jobs and
 the messages alike:
 
-- :func:`number`: ``12 345`` and ``1 234,5`` (no-break space between thousands, decimal comma);
+- :func:`number`: ``1 234``, ``12 345`` and ``1 234,5`` (a no-break space between thousands
+  from four digits up, as tables need, and a decimal comma);
 - :func:`percent`: ``12,5 %`` (one decimal, a no-break space before ``%``; "–" for none);
 - :func:`count`: ``1 genomgång`` / ``3 genomgångar``;
 - :func:`join`: ``a, b och c``.
@@ -16,17 +17,21 @@ locale database of tens of megabytes. Month names are with the periods
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 NBSP = "\u00a0"
 
 
-def number(value: int | float | None, decimals: int | None = None) -> str:
-    """An integer with grouped thousands, or a decimal with a comma (one decimal unless said)."""
+def number(value: int | float | Decimal | None, decimals: int | None = None, *, trim: bool = False) -> str:
+    """An integer with grouped thousands, or a decimal with a comma (one decimal unless said);
+    with ``trim``, trailing zeros of the decimals go (``97,5``, ``95``)."""
     if value is None:
         return ""
     if isinstance(value, int) and decimals is None:
         return f"{value:,}".replace(",", NBSP)
     text = f"{value:,.{1 if decimals is None else decimals}f}"
+    if trim and "." in text:
+        text = text.rstrip("0").rstrip(".")
     return text.replace(",", NBSP).replace(".", ",")
 
 

@@ -78,11 +78,6 @@ def holidays(year: int) -> Mapping[dt.date, str]:
     return MappingProxyType(days)
 
 
-def holiday_name(day: dt.date) -> str | None:
-    """The Swedish name of the holiday or customary day off on ``day``, or None."""
-    return holidays(day.year).get(day)
-
-
 def is_working_day(day: dt.date) -> bool:
     return day.weekday() < 5 and day not in holidays(day.year)
 
@@ -97,13 +92,3 @@ def next_working_day(day: dt.date) -> dt.date:
 def first_working_day(year: int, month: int) -> dt.date:
     """The first working day of a month (2027-01 → 4 January: 1 January is nyårsdagen)."""
     return next_working_day(dt.date(year, month, 1))
-
-
-def add_working_days(day: dt.date, n: int) -> dt.date:
-    """The working day ``n`` working days after ``day`` (n ≥ 0; 0 gives next_working_day)."""
-    if n < 0:
-        raise ValueError("n must be 0 or more")
-    day = next_working_day(day)
-    for _ in range(n):
-        day = next_working_day(day + ONE_DAY)
-    return day

@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
+from kontroll.core.swedish import number
+
 __all__ = [
     "clopper_pearson_interval",
     "clopper_pearson_upper",
@@ -126,25 +128,6 @@ def required_sample_size(
 # Plain Swedish
 
 
-def _swedish_integer(value: int) -> str:
-    """Swedish digit grouping: a no-break space every three digits from 10 000 upwards
-    (four-digit numbers are written without a space)."""
-    text = str(value)
-    if abs(value) < 10_000:
-        return text
-    groups = []
-    while text:
-        groups.append(text[-3:])
-        text = text[:-3]
-    return "\u00a0".join(reversed(groups))
-
-
-def _swedish_percent_of_level(confidence: float) -> str:
-    """0.95 -> "95", 0.975 -> "97,5" (decimal comma, at most two decimals, no trailing 0)."""
-    text = f"{confidence * 100:.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",")
-
-
 def _whole_percent_up(rate: float) -> int:
     """Round a rate up to a whole percent, so that "under X %" stays true.
 
@@ -162,16 +145,16 @@ def plain_swedish_bound(n: int, d: int, confidence: float = 0.95) -> str:
     rounded up to a whole percent.
     """
     n, d = _check_counts(n, d)
-    level = _swedish_percent_of_level(_check_level(confidence, "Säkerheten (konfidensgraden)"))
+    level = number(_check_level(confidence, "Säkerheten (konfidensgraden)") * 100, 2, trim=True)
     if n == 0:
         return "Inga ärenden granskade – ingen slutsats kan dras."
-    reviewed = "ett granskat ärende" if n == 1 else f"{_swedish_integer(n)} granskade ärenden"
+    reviewed = "ett granskat ärende" if n == 1 else f"{number(n)} granskade ärenden"
     if d == 0:
         found = "inga avvikelser"
     elif d == 1:
         found = "en avvikelse"
     else:
-        found = f"{_swedish_integer(d)} avvikelser"
+        found = f"{number(d)} avvikelser"
     if d == n:
         return (
             f"Med {reviewed} och {found} går det inte att säga att felandelen är "

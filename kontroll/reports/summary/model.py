@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from kontroll.core.swedish import count as swedish_count
+from kontroll.core.swedish import number
 from kontroll.privacy.committee import describe as describe_identifiers
 from kontroll.reports.stats import required_sample_size
 
@@ -243,7 +244,7 @@ class YearPoint:
 def planner(tolerable: float, per_year_months: int = 12) -> Planner:
     yearly = required_sample_size(tolerable, CONFIDENCE, 0)
     monthly = -(-yearly // per_year_months)
-    pct = f"{tolerable * 100:g}".replace(".", ",")
+    pct = number(tolerable * 100, 2, trim=True)
     return Planner(tolerable, yearly, monthly,
                    f"För att med 95 % säkerhet kunna säga att felandelen är under {pct} %, om inga avvikelser "
                    f"hittas, behövs {yearly} granskade ärenden per år – {monthly} per månad.")
