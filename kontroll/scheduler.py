@@ -24,7 +24,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -33,7 +32,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from kontroll.core.timezone import local_zone
+from kontroll.core.timezone import local_today, local_zone
 from kontroll.db import get_database
 from kontroll.jobs import JOBS, JobOutcome, UnknownJob, last_runs, run_job
 
@@ -41,11 +40,6 @@ log = logging.getLogger(__name__)
 
 #: a run that starts up to six hours late still runs (e.g. after the machine slept)
 MISFIRE_GRACE_SECONDS = 6 * 60 * 60
-
-
-def local_today(config: Mapping[str, Any]) -> dt.date:
-    """Today's date in the configured time zone (Europe/Stockholm)."""
-    return dt.datetime.now(local_zone(config)).date()
 
 
 def run_scheduled(app: Flask, name: str) -> JobOutcome | None:

@@ -40,11 +40,11 @@ def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
-def local_today() -> dt.date:
-    """Today where the users are."""
+def local_today(config: Mapping[str, Any] | None = None) -> dt.date:
+    """Today where the users are (``config``: as for :func:`local_zone`)."""
     from kontroll.db import utcnow
 
-    return local_date(utcnow())
+    return local_date(utcnow(), local_zone(config))
 
 
 def local_datetime_text(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

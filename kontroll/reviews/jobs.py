@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from kontroll.core.jobs import DAILY_0600, by_day, job, notify_each, route_path
 from kontroll.core.models import Unit
-from kontroll.core.periods import Period, late_after_months, period_label
+from kontroll.core.periods import late_after_months, period_label
 from kontroll.core.permissions import Perm, holders_in
-from kontroll.reviews.services import month_overview
+from kontroll.reviews.services import late_reviews as late_reviews_in
 from kontroll.reviews.services import overdue_atgarder as overdue
 
 
@@ -53,21 +53,16 @@ def late_reviews(session: Session, today: dt.date, *, config: Mapping[str, Any])
     are told."""
     months = late_after_months(config)
     created = late = 0
-    periods = [str(p) for p in Period.of(today).before(months + 6)]
     for unit in session.scalars(select(Unit).where(Unit.is_active.is_(True)).order_by(Unit.code)):
         assigners = holders_in(session, Perm.ASSIGN_REVIEWER, unit)
-        for period in periods:
-            overview = month_overview(session, unit, period, today, months)
-            for row in overview.rows:
-                if row.state != "försenad":
-                    continue
-                late += 1
-                created += notify_each(
-                    session, [row.reviewer, *assigners], key=f"review_late:{row.drawn_case.id}", kind="review_late",
-                    title=f"Granskningen av {row.drawn_case.case_ref} ({unit.code}, {period_label(period)}) är försenad",
-                    body=f"Den skulle ha varit klarmarkerad senast {overview.deadline.isoformat()}.",
-                    link=route_path("reviews.overview", code=unit.code, period=period),
-                )
+        for period, overview, row in late_reviews_in(session, unit, today, months):
+            late += 1
+            created += notify_each(
+                session, [row.reviewer, *assigners], key=f"review_late:{row.drawn_case.id}", kind="review_late",
+                title=f"Granskningen av {row.drawn_case.case_ref} ({unit.code}, {period_label(period)}) är försenad",
+                body=f"Den skulle ha varit klarmarkerad senast {overview.deadline.isoformat()}.",
+                link=route_path("reviews.overview", code=unit.code, period=period),
+            )
     return f"{late} försenade granskningar; {created} nya påminnelser."
 
 

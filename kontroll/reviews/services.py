@@ -67,7 +67,7 @@ __all__ = [  # the feature's services, with brister and åtgärder
     "Overview", "OverviewRow", "answers_from_form", "answers_of", "areas_in_unit", "atgarder_for_unit",
     "brister_for_unit", "complete_atgard", "confirming_reviews", "feedback_for_handlaggare", "handlaggare_id",
     "is_current_reviewer", "may_complete_atgard", "may_see_atgard", "may_verify_atgard", "may_view_review",
-    "month_overview", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review",
+    "late_reviews", "month_overview", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review",
     "overdue_atgarder", "overdue_atgarder_for", "record_feedback", "review_for_assignment", "save_draft", "sign",
     "verify_atgard",
 ]
@@ -380,6 +380,23 @@ def month_overview(session: Session, unit: Unit, period: str, today: dt.date, la
         overview.rows.append(OverviewRow(dc, current.reviewer if current else None, review, state,
                                          len(review.brister) if review else 0))
     return overview
+
+
+#: how many months past a deadline a late review is still looked for (the reminders, the unit page)
+LATE_LOOKBACK_MONTHS = 6
+
+
+def late_reviews(session: Session, unit: Unit, today: dt.date, late_months: int) -> list[tuple[str, Overview, OverviewRow]]:
+    """(period, its overview, the row) for every drawn case of ``unit`` not signed by its
+    deadline, in the months that can hold one: this month back to ``late_months`` +
+    LATE_LOOKBACK_MONTHS months ago. The one reader of lateness for the reminders and the unit
+    page."""
+    this = Period.of(today)
+    out = []
+    for period in [str(this), *(str(p) for p in this.before(late_months + LATE_LOOKBACK_MONTHS))]:
+        overview = month_overview(session, unit, period, today, late_months)
+        out += [(period, overview, row) for row in overview.rows if row.state == "försenad"]
+    return out
 
 
 def no_new_reviewer_after_signing(session: Session, drawn_case_id: int) -> None:

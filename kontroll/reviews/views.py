@@ -127,7 +127,8 @@ def start(drawn_case_id: int) -> Response:
         # when the reviewer presses the button; only the view itself is logged
         audit.record_view(db, me, "case.view", object_type="case", object_id=drawn_case.case_ref,
                           unit=drawn_case.draw.unit_id)
-        return Response(render_template("reviews/start.html", drawn_case=drawn_case, label=period_label))
+        return Response(render_template("reviews/start.html", drawn_case=drawn_case, label=period_label,
+                                        template=_template()))
     return form_action(lambda db: svc.open_review(db, me, drawn_case, _template()),
                        on_error=back_to(url_for("reviews.mine")),
                        then=lambda opened: url_for("reviews.review", review_id=opened.id))
@@ -361,14 +362,13 @@ def unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, An
         return None
     today = local_today()
     period = str(Period.of(today))
-    ov = svc.month_overview(db, unit, period, today, late_after_months(current_app.config))
-    previous = svc.month_overview(db, unit, str(Period.of(today).previous()), today,
-                                  late_after_months(current_app.config))
+    months = late_after_months(current_app.config)
+    ov = svc.month_overview(db, unit, period, today, months)
     return "reviews/_unit_section.html", {
         "period_label": period_label(period),
         "done": sum(1 for r in ov.rows if r.state == "klar"),
         "total": len(ov.rows),
-        "late": sum(1 for r in ov.rows + previous.rows if r.state == "försenad"),
+        "late": len(svc.late_reviews(db, unit, today, months)),
         "overdue": svc.overdue_atgarder(db, unit, today),
     }
 
