@@ -378,7 +378,7 @@ def stored_snapshot_digest(session: Session, snapshot_id: int) -> tuple[str, int
     tests pin that it equals :func:`kontroll.cases.parsing.snapshot_sha256` of the same rows.
     """
     dialect = session.get_bind().dialect.name
-    rows = session.execute(text(CANONICAL_SQL[dialect]), {"sid": snapshot_id}).tuples().all()
+    rows = session.execute(text(CANONICAL_SQL[dialect]), {"sid": snapshot_id}).all()
     header = CANONICAL_VERSION + "\n" + "\t".join(FIELDS) + "\n"
     body = "\n".join(["\t".join(r) for r in rows])
     digest = hashlib.sha256((header + body + ("\n" if rows else "")).encode("utf-8")).hexdigest()

@@ -439,4 +439,4 @@ def progress_counts(session: Session, ids: list[int]) -> dict[int, int]:
         return {}
     return dict(session.execute(select(GenomgangResult.genomgang_id, func.count())
                                 .where(GenomgangResult.genomgang_id.in_(ids))
-                                .group_by(GenomgangResult.genomgang_id)).tuples().all())
+                                .group_by(GenomgangResult.genomgang_id)).all())

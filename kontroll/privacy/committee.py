@@ -113,7 +113,7 @@ class _HandlaggareCache:
                 select(SnapshotCase.handlaggare_namn, SnapshotCase.handlaggare_signatur).distinct()
                 .join(CaseListSnapshot, CaseListSnapshot.id == SnapshotCase.snapshot_id)
                 .where(CaseListSnapshot.unit_id == unit_id)
-            ).tuples()
+            )
             for namn, sig in rows:
                 if namn:
                     names.update(_name_keys(namn))
@@ -143,7 +143,7 @@ class CommitteeTextCheck:
 
             names: set[str] = set()
             signatures: set[str] = set()
-            for full_name, sig in self.session.execute(select(User.full_name, User.case_system_id)).tuples():
+            for full_name, sig in self.session.execute(select(User.full_name, User.case_system_id)):
                 if full_name:
                     names.update(_name_keys(full_name))
                 if sig and len(sig.strip()) >= MIN_SIGNATURE:

@@ -81,8 +81,11 @@ def sections(s: Summary) -> list[Section]:
     out.append(Section(
         "Fingeravtryck från händelseloggen", ["Mått", "Värde"],
         [["Senaste post (nummer)", str(s.fingerprint.entry_id) if s.fingerprint.entry_id else "–"],
-         ["Senaste post (tid)", (local_datetime_text(s.fingerprint.occurred) or "–")]],
-        "Hashkedjan för händelseloggen finns inte ännu; då visas kedjans huvudhash här i stället."))
+         ["Senaste post (tid)", (local_datetime_text(s.fingerprint.occurred) or "–")],
+         ["Kedjans huvudhash (HMAC-SHA256)", s.fingerprint.head_hash or "–"]],
+        "Varje post i händelseloggen är kedjad till den föregående med en nyckel som förvaras utanför "
+        "databasen. En revisor kan med kommandot kontroll audit verify räkna om kedjan och se att den "
+        "slutar i samma huvudhash: då har ingen post före den ändrats eller tagits bort."))
     out.append(Section("Regler för statusfärgerna", ["Regel", "Innebörd"], [[a, b] for a, b in s.rules]))
     return out
 

@@ -170,7 +170,7 @@ def atgarder_for_unit(session: Session, unit: Unit, *, state: str | None = None,
 
 
 def areas_in_unit(session: Session, unit: Unit) -> list[tuple[str, str]]:
-    return sorted(set(session.execute(select(Brist.area_key, Brist.area_title).where(Brist.unit_id == unit.id)).tuples()),
+    return sorted(set(session.execute(select(Brist.area_key, Brist.area_title).where(Brist.unit_id == unit.id))),
                   key=lambda r: r[1])
 
 
@@ -189,5 +189,5 @@ def overdue_atgarder_for(session: Session, user: User, today: dt.date) -> list[t
         select(Unit, Atgard).join(Atgard, Atgard.unit_id == Unit.id)
         .where(Unit.is_active.is_(True), Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
         .order_by(Unit.code, Atgard.due_date, Atgard.id)
-    ).tuples()
+    )
     return [(unit, a) for unit, a in rows if unit.id in managed or a.owner_id == user.id]

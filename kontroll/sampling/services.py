@@ -217,7 +217,7 @@ def run_draw(
         select(SnapshotCase.case_ref, SnapshotCase.id).where(
             SnapshotCase.snapshot_id == snapshot.id, SnapshotCase.case_ref.in_(result.selected)
         )
-    ).tuples().all())
+    ).all())
     for position, ref in enumerate(result.selected, start=1):
         session.add(DrawnCase(draw_id=draw.id, position=position, snapshot_case_id=ids[ref], case_ref=ref))
     session.flush()

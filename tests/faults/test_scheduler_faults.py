@@ -47,7 +47,7 @@ ALREADY = re.compile(r"job (\w+) for (\S+) already done")
 
 def runs(db) -> list[tuple[str, str]]:
     db.rollback()
-    rows = sorted(db.execute(select(JobRun.job, JobRun.period)).tuples())
+    rows = sorted(map(tuple, db.execute(select(JobRun.job, JobRun.period))))
     db.rollback()
     return rows
 

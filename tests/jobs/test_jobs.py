@@ -31,7 +31,7 @@ def _notes(db) -> list[tuple[str, str]]:
 
 def _runs(db) -> list[tuple[str, str]]:
     db.expire_all()
-    return sorted(db.execute(select(JobRun.job, JobRun.period)).tuples())
+    return sorted(map(tuple, db.execute(select(JobRun.job, JobRun.period))))
 
 
 # --- draw_due: when -------------------------------------------------------------------------

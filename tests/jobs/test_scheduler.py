@@ -147,7 +147,7 @@ def test_scheduler_run_catches_up_before_it_starts(runner, db, world, monkeypatc
     assert started["jobs"] == sorted(jobs.JOBS)
     db.expire_all()
     assert _count(db, Notification) == 3  # draw_due: 2; genomgang_reminders: IFO-FS has no genomgång planned
-    assert sorted(db.execute(select(JobRun.job, JobRun.period)).tuples()) == [
+    assert sorted(map(tuple, db.execute(select(JobRun.job, JobRun.period)))) == [
         ("draw_due", "2026-12"), ("genomgang_reminders", "2026-12-07"), ("late_reviews", "2026-12-07"), ("overdue_atgarder", "2026-12-07"),
         ("purge_previews", "2026-12-07"), ("purge_sessions", "2026-12-07"), ("template_revision", "2026-12-07"),
     ]

@@ -192,9 +192,9 @@ def _secrets(db) -> set[str]:
     user's full name and signature (no user appears by name in a committee view)."""
     values: set[str] = set()
     for ref, namn, sig in db.execute(select(SnapshotCase.case_ref, SnapshotCase.handlaggare_namn,
-                                            SnapshotCase.handlaggare_signatur)).tuples():
+                                            SnapshotCase.handlaggare_signatur)):
         values |= {v for v in (ref, namn, sig) if v}
-    for name, sig, username in db.execute(select(User.full_name, User.case_system_id, User.username)).tuples():
+    for name, sig, username in db.execute(select(User.full_name, User.case_system_id, User.username)):
         values |= {v for v in (name, sig) if v}
         if "." in username:  # handläggare log in as first.last
             values.add(username)
@@ -387,3 +387,27 @@ def test_cli_refuses(demo_app, tmp_path):
                             "--output", str(out)])
     assert r.exit_code == 1
     assert not out.exists()
+
+
+def test_the_fingerprint_is_the_audit_chains_head_computed_when_made(demo_app, client, db):
+    """The nämnd reads the chain's head hash, computed when the summary is made, on the page,
+    in the CSV and in the PDF; the words about the chain are true (docs/architecture.md,
+    invariant 12)."""
+    from kontroll.core import audit
+    from kontroll.core.models import AuditEntry
+
+    units = list(db.scalars(select(Unit).order_by(Unit.code)))
+    year = dt.date.today().year
+    s = summ.build_summary(db, units, year, dt.date.today(), forvaltning=True)
+    head = db.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()))
+    assert (s.fingerprint.entry_id, s.fingerprint.head_hash) == (head.id, head.entry_hash)
+    assert audit.verify_chain(db, demo_app.config["AUDIT_KEY_BYTES"]).ok
+    assert head.entry_hash in export.to_csv(s).decode("utf-8-sig")
+    assert head.entry_hash in re.sub(r"\s+", "", _pdf_text(export.to_pdf(s)))
+    login(client, "namnd", demo.DEMO_PASSWORD)
+    page = client.get(f"/sammanfattning?ar={year}").get_data(as_text=True)
+    assert "kedjas ännu inte" not in page and "kontroll audit verify" in page
+    db.expire_all()
+    # the page's own view adds entries after it was made; its hash is one of the chain's
+    shown = re.search(r'<code class="hash">([0-9a-f]{64})</code>', page).group(1)
+    assert db.scalar(select(AuditEntry.id).where(AuditEntry.entry_hash == shown)) is not None

@@ -145,7 +145,7 @@ def pg_query(database_url: str, sql: str, **params: Any) -> list[Any]:
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
-            return list(conn.execute(text(sql), params).tuples())
+            return [tuple(row) for row in conn.execute(text(sql), params)]
     finally:
         engine.dispose()
 

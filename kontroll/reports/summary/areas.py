@@ -35,7 +35,7 @@ def area_counts(session: Session, unit_ids: list[int], year: int) -> dict[str, A
         .join(Draw, Draw.id == DrawnCase.draw_id)
         .where(Review.unit_id.in_(unit_ids), Review.state == ReviewState.KLAR.value,
                Draw.period.like(f"{year:04d}-%"), Draw.voided_dt.is_(None))
-    ).tuples().all()
+    ).all()
     versions = {tv.id: template_of(tv) for tv in session.scalars(
         select(TemplateVersion).where(TemplateVersion.id.in_({r[1] for r in rows})))} if rows else {}
     lookup: dict[int, dict[str, tuple[str, str, object]]] = {}

@@ -22,7 +22,7 @@ def atgard_rows(session: Session, unit_ids: list[int], year: int, today: dt.date
     brister = session.execute(
         select(Brist.id, Brist.area_key, Brist.area_title)
         .where(Brist.unit_id.in_(unit_ids), Brist.created_dt >= start, Brist.created_dt < end)
-    ).tuples().all()
+    ).all()
     links: dict[int, list[tuple[int, str, dt.date]]] = defaultdict(list)
     if brister:
         from kontroll.reviews.models import atgard_brister
@@ -32,7 +32,7 @@ def atgard_rows(session: Session, unit_ids: list[int], year: int, today: dt.date
             .join(Atgard, Atgard.id == atgard_brister.c.atgard_id)
             .join(Brist, Brist.id == atgard_brister.c.brist_id)
             .where(Brist.unit_id.in_(unit_ids), Brist.created_dt >= start, Brist.created_dt < end)
-        ).tuples():
+        ):
             links[brist_id].append((atgard_id, state, due))
     per_area: dict[str, dict[str, object]] = {}
     for brist_id, key, title in brister:

@@ -37,7 +37,7 @@ def coverage_raw(session: Session, unit: Unit, year: int) -> CoverageRaw:
         .join(CaseListSnapshot, CaseListSnapshot.id == SnapshotCase.snapshot_id)
         .where(CaseListSnapshot.unit_id == unit.id, CaseListSnapshot.imported_dt >= start,
                CaseListSnapshot.imported_dt < end)
-    ).tuples():
+    ):
         if uid is not None or sig or namn:
             population.add((unit.id, handlaggare_rules.identity(namn, sig, uid)))
         if team:
@@ -50,7 +50,7 @@ def coverage_raw(session: Session, unit: Unit, year: int) -> CoverageRaw:
         .join(DrawnCase, DrawnCase.snapshot_case_id == SnapshotCase.id)
         .join(Draw, Draw.id == DrawnCase.draw_id)
         .where(Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Draw.voided_dt.is_(None))
-    ).tuples():
+    ):
         if uid is not None or sig or namn:
             key = (unit.id, handlaggare_rules.identity(namn, sig, uid))
             sampled[key] += 1

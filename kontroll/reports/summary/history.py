@@ -22,24 +22,24 @@ def history(session: Session, units: list[Unit], last_year: int, years: int = 6)
     period_from, period_to = f"{first:04d}-01", f"{last_year:04d}-12"
     valid = (Draw.unit_id.in_(ids), Draw.voided_dt.is_(None), Draw.period >= period_from, Draw.period <= period_to)
     for period, n in session.execute(select(Draw.period, func.count(func.distinct(Draw.unit_id))).where(*valid)
-                                     .group_by(Draw.period)).tuples():
+                                     .group_by(Draw.period)):
         points[int(period[:4])].months_drawn += n  # unit-months with a valid draw
     for period, n in session.execute(
         select(Draw.period, func.count(Review.id)).join(DrawnCase, DrawnCase.draw_id == Draw.id)
         .join(Review, Review.drawn_case_id == DrawnCase.id)
-        .where(*valid, Review.state == ReviewState.KLAR.value).group_by(Draw.period)).tuples():
+        .where(*valid, Review.state == ReviewState.KLAR.value).group_by(Draw.period)):
         points[int(period[:4])].reviewed += n
     for period, n in session.execute(
         select(Draw.period, func.count(func.distinct(Brist.review_id))).join(DrawnCase, DrawnCase.draw_id == Draw.id)
         .join(Review, Review.drawn_case_id == DrawnCase.id).join(Brist, Brist.review_id == Review.id)
-        .where(*valid, Review.state == ReviewState.KLAR.value).group_by(Draw.period)).tuples():
+        .where(*valid, Review.state == ReviewState.KLAR.value).group_by(Draw.period)):
         points[int(period[:4])].deviating += n
     from kontroll.genomgang.models import Genomgang
 
     for year, n in session.execute(
         select(Genomgang.year, func.count()).where(Genomgang.unit_id.in_(ids), Genomgang.year >= first,
                                                    Genomgang.year <= last_year, Genomgang.closed_dt.is_not(None))
-        .group_by(Genomgang.year)).tuples():
+        .group_by(Genomgang.year)):
         points[int(year)].genomgangar += n
     return list(points.values())
 

@@ -186,8 +186,12 @@ class UnitSummary:
 
 @dataclass
 class Fingerprint:
+    """The audit log's head when the summary was made: its last entry and that entry's
+    chained hash (``kontroll audit verify`` recomputes the chain up to it)."""
+
     entry_id: int | None
     occurred: dt.datetime | None
+    head_hash: str | None = None
 
 
 @dataclass

@@ -43,14 +43,14 @@ def stickprov_summary(session: Session, unit: Unit, year: int, today: dt.date, l
     counts: dict[str, int] = dict(session.execute(
         select(Draw.period, func.count(DrawnCase.id)).join(DrawnCase, DrawnCase.draw_id == Draw.id)
         .where(Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Draw.voided_dt.is_(None))
-        .group_by(Draw.period)).tuples().all())
+        .group_by(Draw.period)).all())
     signed: dict[str, list[dt.datetime]] = defaultdict(list)
     for period, signed_dt in session.execute(
         select(Draw.period, Review.signed_dt).join(DrawnCase, DrawnCase.draw_id == Draw.id)
         .join(Review, Review.drawn_case_id == DrawnCase.id)
         .where(Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Draw.voided_dt.is_(None),
                Review.state == ReviewState.KLAR.value)
-    ).tuples():
+    ):
         signed[period].append(signed_dt)
     months: list[MonthRow] = []
     missing: list[str] = []

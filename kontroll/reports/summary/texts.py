@@ -26,7 +26,7 @@ def overrides(session: Session, unit: Unit, year: int, check: CommitteeTextCheck
         .join(DrawnCase, DrawnCase.id == Assignment.drawn_case_id).join(Draw, Draw.id == DrawnCase.draw_id)
         .where(Draw.unit_id == unit.id, Draw.period.like(f"{year:04d}-%"), Assignment.override_rule.is_not(None))
         .order_by(Draw.period, Assignment.id)
-    ).tuples().all()
+    ).all()
     return [OverrideRow(period_label(p), RULE_LABELS.get(rule or "", rule or ""), reason or "",
                         tuple(check.kinds(reason, [unit.id]))) for p, rule, reason in rows]
 
@@ -43,5 +43,6 @@ def current_assessment(session: Session, unit: Unit, year: int,
 
 
 def fingerprint(session: Session) -> Fingerprint:
-    row = session.execute(select(AuditEntry.id, AuditEntry.occurred_dt).order_by(AuditEntry.id.desc()).limit(1)).first()
-    return Fingerprint(row[0], row[1]) if row else Fingerprint(None, None)
+    row = session.execute(select(AuditEntry.id, AuditEntry.occurred_dt, AuditEntry.entry_hash)
+                          .order_by(AuditEntry.id.desc()).limit(1)).first()
+    return Fingerprint(row[0], row[1], row[2]) if row else Fingerprint(None, None, None)
