@@ -37,18 +37,23 @@ def blueprints() -> list[Blueprint]:
 def hooks() -> Hooks:
     """The application's hooks, in order."""
     from kontroll.cases.views import unit_section as case_list_section
-    from kontroll.checklists import views as checklists_views
+    from kontroll.checklists import todos as checklists_todos
+    from kontroll.genomgang import todos as genomgang_todos
     from kontroll.genomgang.views import unit_section as genomgang_section
+    from kontroll.reports import todos as reports_todos
     from kontroll.reports import views as reports_views
+    from kontroll.reviews import todos as reviews_todos
     from kontroll.reviews import views as reviews_views
     from kontroll.reviews.services import no_new_reviewer_after_signing
     from kontroll.reviews.views import unit_section as reviews_section
+    from kontroll.sampling import todos as sampling_todos
     from kontroll.sampling import views as sampling_views
     from kontroll.sampling.views import unit_section as draw_section
 
     return Hooks(
         unit_sections=[draw_section, case_list_section, genomgang_section, reviews_section],
-        start_notices=[reviews_views.start_notices, checklists_views.start_notices],
+        todo_sources=[sampling_todos.todos, reviews_todos.todos, genomgang_todos.todos, checklists_todos.todos,
+                      reports_todos.todos],
         start_cards=[sampling_views.start_cards, reviews_views.start_cards, reports_views.start_cards],
         assignment_guards=[no_new_reviewer_after_signing],
     )

@@ -6,9 +6,11 @@ on the order in which modules happen to be imported.
 
 - ``unit_sections``: callables ``(session, user, unit) -> (template, context) | None``; the unit
   overview page includes each returned template with ``c`` bound to its context, in order.
-- ``start_notices`` and ``start_cards``: callables ``(session, user) -> [(template, context), …]``;
-  the start page shows every notice (what is late or due) above the cards (what the user does
-  here and where), in order. Each feature decides from permissions, never from role names.
+- ``todo_sources``: callables ``(session, user, today, config) -> [Todo, …]``: what the user has
+  to do (:mod:`kontroll.core.todos`); the start page lists them and the reminder jobs send them.
+- ``start_cards``: callables ``(session, user) -> [(template, context), …]``; the start page
+  shows them below the to-dos (what the user does here and where), in order. Each feature
+  decides from permissions, never from role names.
 - ``assignment_guards``: callables ``(session, drawn_case_id) -> None`` that raise
   ValidationError when a drawn case may no longer get a new reviewer (its review is signed).
 """
@@ -34,7 +36,7 @@ INFO_KEY = "kontroll_hooks"
 @dataclass
 class Hooks:
     unit_sections: list[UnitSection] = field(default_factory=list)
-    start_notices: list[StartPart] = field(default_factory=list)
+    todo_sources: list[Any] = field(default_factory=list)  # kontroll.core.todos.TodoSource
     start_cards: list[StartPart] = field(default_factory=list)
     assignment_guards: list[AssignmentGuard] = field(default_factory=list)
 

@@ -15,7 +15,8 @@ from kontroll.core.hooks import hooks_of
 from kontroll.core.inputs import date_or_none
 from kontroll.core.models import Unit
 from kontroll.core.permissions import Perm, can, units_where
-from kontroll.core.timezone import local_zone
+from kontroll.core.timezone import local_today, local_zone
+from kontroll.core.todos import todos_for
 from kontroll.core.web import current_user, login_required, require_perm
 from kontroll.db import get_session
 
@@ -72,15 +73,17 @@ def _schema_head() -> str | None:
 @bp.get("/")
 @login_required
 def start() -> str:
-    """What is late or due (notices), then a card per part of the routine the user takes part
-    in: each feature decides its own from permissions (kontroll.core.hooks)."""
+    """What the user has to do (kontroll.core.todos), then a card per part of the routine they
+    take part in: each feature decides its own from permissions (kontroll.core.hooks)."""
     user = current_user()
     assert user is not None
     db = get_session()
     hooks = hooks_of(db)
+    today = local_today()
     return render_template(
         "core/start.html",
-        notices=[part for provider in hooks.start_notices for part in provider(db, user)],
+        todos=todos_for(db, user, today, current_app.config),
+        today=today,
         cards=[part for provider in hooks.start_cards for part in provider(db, user)],
         may_audit=can(user, Perm.VIEW_AUDIT_LOG),
         may_administer=can(user, Perm.MANAGE_USERS),

@@ -71,10 +71,19 @@ def genomgangar_in_year(session: Session, unit: Unit, year: int) -> list[Genomga
 
 
 def assess_unit_year(session: Session, unit: Unit, year: int) -> YearAssessment:
-    rows = genomgangar_in_year(session, unit, year)
-    return assess_year(year, unit.genomgang_min, unit.genomgang_max,
-                       [event_date(genomgang) for genomgang in rows if genomgang.is_closed],
-                       [event_date(genomgang) for genomgang in rows if not genomgang.is_closed])
+    return assess_units_year(session, [unit], year)[unit.id]
+
+
+def assess_units_year(session: Session, units: list[Unit], year: int) -> dict[int, YearAssessment]:
+    """Each unit's year against its target (one query): closed genomgångar are done, planned
+    and ongoing ones pending, each counted on its :func:`event_date`."""
+    rows: dict[int, list[Genomgang]] = {u.id: [] for u in units}
+    for genomgang in session.scalars(select(Genomgang).where(Genomgang.unit_id.in_(rows), Genomgang.year == year)
+                                     .order_by(Genomgang.planned_on, Genomgang.id)):
+        rows[genomgang.unit_id].append(genomgang)
+    return {u.id: assess_year(year, u.genomgang_min, u.genomgang_max,
+                              [event_date(held) for held in rows[u.id] if held.is_closed],
+                              [event_date(held) for held in rows[u.id] if not held.is_closed]) for u in units}
 
 
 # --- planning --------------------------------------------------------------------------------

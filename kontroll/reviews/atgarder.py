@@ -21,7 +21,6 @@ from kontroll.core.permissions import (
     PermissionDenied,
     can,
     may_hold,
-    units_where,
 )
 from kontroll.db import utcnow
 from kontroll.privacy.guard import check_text
@@ -179,15 +178,3 @@ def overdue_atgarder(session: Session, unit: Unit, today: dt.date) -> list[Atgar
         select(Atgard).where(Atgard.unit_id == unit.id, Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
         .order_by(Atgard.due_date)
     ))
-
-
-def overdue_atgarder_for(session: Session, user: User, today: dt.date) -> list[tuple[Unit, Atgard]]:
-    """The overdue åtgärder ``user`` is told about (the same people the overdue_atgarder job
-    reminds): every one in a unit where they manage åtgärder, and the ones they own anywhere."""
-    managed = {u.id for u in units_where(session, user, Perm.MANAGE_ATGARDER)}
-    rows = session.execute(
-        select(Unit, Atgard).join(Atgard, Atgard.unit_id == Unit.id)
-        .where(Unit.is_active.is_(True), Atgard.state == AtgardState.OPPEN.value, Atgard.due_date < today)
-        .order_by(Unit.code, Atgard.due_date, Atgard.id)
-    )
-    return [(unit, a) for unit, a in rows if unit.id in managed or a.owner_id == user.id]

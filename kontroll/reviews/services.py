@@ -48,7 +48,6 @@ from kontroll.reviews.atgarder import (
     may_verify_atgard,
     open_atgard,
     overdue_atgarder,
-    overdue_atgarder_for,
     verify_atgard,
 )
 from kontroll.reviews.models import (
@@ -68,7 +67,7 @@ __all__ = [  # the feature's services, with brister and åtgärder
     "brister_for_unit", "complete_atgard", "confirming_reviews", "feedback_for_handlaggare", "handlaggare_id",
     "is_current_reviewer", "may_complete_atgard", "may_see_atgard", "may_verify_atgard", "may_view_review",
     "late_reviews", "month_overview", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review",
-    "overdue_atgarder", "overdue_atgarder_for", "record_feedback", "review_for_assignment", "save_draft", "sign",
+    "overdue_atgarder", "record_feedback", "review_for_assignment", "save_draft", "sign",
     "verify_atgard",
 ]
 

@@ -60,12 +60,6 @@ def _template():
 # --- what the start page shows -------------------------------------------------------------
 
 
-def start_notices(db: Session, user: User) -> list[tuple[str, dict[str, Any]]]:
-    """Overdue åtgärder, for those who manage the unit's åtgärder and for their owners."""
-    atgarder = svc.overdue_atgarder_for(db, user, local_today())
-    return [("reviews/_start_overdue.html", {"atgarder": atgarder})] if atgarder else []
-
-
 def start_cards(db: Session, user: User) -> list[tuple[str, dict[str, Any]]]:
     """The reviewer's card (units where they may be chosen to review) and the handläggare's
     card (återkoppling on their own cases)."""

@@ -147,9 +147,9 @@ def test_the_dedupe_key_still_holds_when_the_jobrun_lock_is_gone(app, db, world)
 
 
 def test_a_failing_job_leaves_nothing_behind_and_runs_again_next_time(app, db, world, monkeypatch):
-    from kontroll.sampling import jobs as sampling_jobs
+    from kontroll.core import todos as todo_module
 
-    real_notify = sampling_jobs.notify
+    real_notify = todo_module.notify
     calls = {"n": 0}
 
     def notify_then_fail(*args, **kwargs):
@@ -158,11 +158,11 @@ def test_a_failing_job_leaves_nothing_behind_and_runs_again_next_time(app, db, w
             raise RuntimeError("the mail room is on fire")
         return real_notify(*args, **kwargs)
 
-    monkeypatch.setattr(sampling_jobs, "notify", notify_then_fail)
+    monkeypatch.setattr(todo_module, "notify", notify_then_fail)
     with pytest.raises(RuntimeError):
         _run(app, "draw_due", "2026-12-01")
     assert _notes(db) == [] and _runs(db) == []  # the first notification was rolled back too
-    monkeypatch.setattr(sampling_jobs, "notify", real_notify)
+    monkeypatch.setattr(todo_module, "notify", real_notify)
     assert _run(app, "draw_due", "2026-12-01").status == "done"
     assert len(_notes(db)) == 2 and _runs(db) == [("draw_due", "2026-12")]
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from kontroll import jobs, scheduler
-from kontroll.sampling import jobs as sampling_jobs
+from kontroll.core import todos as todo_module
 from kontroll.core.models import JobRun, Notification
 from tests.support.jobs import d
 
@@ -71,7 +71,7 @@ def test_a_failing_job_exits_1_and_saves_nothing(runner, db, world, monkeypatch)
     def boom(*args, **kwargs):
         raise RuntimeError("trasig")
 
-    monkeypatch.setattr(sampling_jobs, "notify", boom)
+    monkeypatch.setattr(todo_module, "notify", boom)
     result = runner.invoke(args=["scheduler", "run-job", "draw_due", "--date", "2026-12-01"])
     assert result.exit_code == 1
     assert "Jobbet draw_due misslyckades och ingenting sparades: RuntimeError: trasig" in result.output
@@ -160,7 +160,7 @@ def test_a_failing_scheduled_run_is_logged_not_raised(app, world, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("trasig")
 
-    monkeypatch.setattr(sampling_jobs, "notify", boom)
+    monkeypatch.setattr(todo_module, "notify", boom)
     monkeypatch.setattr(scheduler, "local_today", lambda config: d("2026-12-01"))
     assert scheduler.run_scheduled(app, "draw_due") is None
     outcome = scheduler.run_scheduled(app, "purge_sessions")

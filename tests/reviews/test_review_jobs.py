@@ -64,19 +64,22 @@ def test_overdue_atgard_reminds_owner_and_sektionschef_and_shows_on_the_start_pa
     assert {u for u, _ in _notes(db, "atgard_overdue")} == {world["forste"].id, world["sektionschef"].id}
     run_job(database, "overdue_atgarder", dt.date(2026, 12, 22), app.config)
     assert len(_notes(db, "atgard_overdue")) == 2
-    # the start page flags it for the sektionschef and the owner from the day after its due date
-    from kontroll.reviews import views as review_views
+    # the start page's to-dos: the owner's åtgärd is late from the day after its due date, and
+    # only then is it on the sektionschef's list (the same people the reminder went to)
+    from kontroll.core import views as core_views
 
+    late_tag = 'tag-bad">Försenad</span> skulle vara klar 2026-12-20'
     for today, overdue in ((dt.date(2026, 12, 20), False), (dt.date(2026, 12, 21), True)):
-        monkeypatch.setattr(review_views, "local_today", lambda today=today: today)
-        for username in ("sektionschef", "forste"):
+        monkeypatch.setattr(core_views, "local_today", lambda today=today: today)
+        pages = {}
+        for username in ("sektionschef", "forste", "enhetschef"):
             c = app.test_client()
             login(c, username)
-            page = c.get("/").get_data(as_text=True)
-            assert ("Försenade åtgärder" in page) is overdue, (username, today)
-    c = app.test_client()
-    login(c, "enhetschef")
-    assert "Försenade åtgärder" not in c.get("/").get_data(as_text=True)
+            pages[username] = c.get("/").get_data(as_text=True)
+        assert "Genomför åtgärden: Påminn om underskrift av ansökan." in pages["forste"]
+        assert (late_tag in pages["forste"]) is overdue, today
+        assert ("Försenad åtgärd (" in pages["sektionschef"] and late_tag in pages["sektionschef"]) is overdue, today
+        assert "Påminn om underskrift" not in pages["enhetschef"]
 
 
 def _age_templates(checklists):
@@ -100,4 +103,4 @@ def test_template_past_revision_reminds_and_warns_sektionschef_and_sysadmin(app,
         c = app.test_client()
         login(c, username)
         page = c.get("/").get_data(as_text=True)
-        assert ("Mallar som ska revideras" in page) is warned, username
+        assert ("Revidera mallen ”Stickprovsgranskning – försörjningsstöd”" in page) is warned, username
