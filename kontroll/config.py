@@ -64,6 +64,12 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
     "SMTP_FROM": "kontroll@localhost",
+    # STARTTLS before anything else is sent (the server's certificate is checked against the
+    # system's authorities, or the file SMTP_CA_FILE), and a login when SMTP_USERNAME is set.
+    "SMTP_STARTTLS": False,
+    "SMTP_CA_FILE": "",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
     # The address people use to reach kontroll, for links in e-mail (e.g. https://kontroll.kommun.se).
     "PUBLIC_URL": "",
     # Where the checklist templates (mallar) are; empty: the checklists/ folder beside the package.

@@ -180,6 +180,8 @@ class Database:
 def init_app(app: Flask, hooks: Any = None) -> None:
     database = Database(app.config["DATABASE_URL"], app.config["AUDIT_KEY_BYTES"], hooks)
     database.app = app
+    database.info["kontroll_url_map"] = app.url_map  # kontroll.core.notifications.page_path
+    database.info["kontroll_config"] = app.config  # config_of(session)
     app.extensions["kontroll_db"] = database
 
     @app.teardown_appcontext
@@ -188,6 +190,12 @@ def init_app(app: Flask, hooks: Any = None) -> None:
         if session is not None:
             session.rollback()
             session.close()
+
+
+def config_of(session: Session) -> Any:
+    """The configuration of the application ``session`` belongs to (empty outside one): for
+    services that follow a setting (e.g. REVIEW_LATE_AFTER_MONTHS) whoever calls them."""
+    return session.info.get("kontroll_config") or {}
 
 
 def get_database(app: Flask | None = None) -> Database:

@@ -24,7 +24,8 @@ of them::
         ...
         return f"{n} påminnelser."
 
-Links in reminders are built from the routes (:func:`route_path`), never written as strings.
+Links in reminders are built from the routes (:func:`kontroll.core.notifications.page_path`), never
+written as strings.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kontroll.core.auth import purge_expired_sessions
-from kontroll.core.models import JobRun, User
-from kontroll.core.notifications import notify, send_pending_email
+from kontroll.core.models import JobRun
+from kontroll.core.notifications import send_pending_email
 from kontroll.db import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -119,23 +120,6 @@ def job(
         return Job(name, func, description, schedule, schedule_label, period, catch_up)
 
     return make
-
-
-def route_path(endpoint: str, **values: Any) -> str:
-    """The local path of a page, built from its route (for links in reminders); needs the
-    application's context, which :func:`run_job` provides."""
-    from flask import current_app
-
-    return current_app.url_map.bind("localhost").build(endpoint, values)
-
-
-def notify_each(session: Session, people: list[User | None], *, key: str, **message: Any) -> int:
-    """Notify each distinct active person once; the dedupe key is ``f"{key}:{user.id}"``.
-    Returns how many notifications are new."""
-    unique = {u.id: u for u in people if u is not None and u.is_active}
-    return sum(
-        notify(session, user, dedupe_key=f"{key}:{user.id}", **message) is not None for user in unique.values()
-    )
 
 
 # --- the runner ----------------------------------------------------------------------------

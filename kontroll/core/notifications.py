@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import smtplib
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -36,6 +37,19 @@ DEDUPE_KEY_MAX = 200
 #: Swedish labels of notification kinds, for the tag on the page; unknown kinds show none.
 KIND_LABELS: dict[str, str] = {
     "draw_due": "Stickprov",
+    "draw_made": "Stickprov",
+    "review_assigned": "Granskning",
+    "review_unassigned": "Granskning",
+    "review_late": "Försenad granskning",
+    "feedback_given": "Återkoppling",
+    "atgard_assigned": "Åtgärd",
+    "atgard_done": "Åtgärd",
+    "atgard_verified": "Åtgärd",
+    "atgard_overdue": "Försenad åtgärd",
+    "genomgang_started": "Genomgång",
+    "genomgang_soon": "Genomgång",
+    "genomgang_behind": "Genomgångar",
+    "template_revision": "Mall",
 }
 
 #: e-mails are sent in batches of this size per run; the rest wait for the next run
@@ -44,6 +58,22 @@ EMAIL_BATCH = 50
 EMAIL_MAX_AGE = dt.timedelta(days=7)
 #: seconds to wait for the SMTP server (connect and each command)
 SMTP_TIMEOUT = 10
+
+
+#: ``session.info`` key of the application's URL map (set by kontroll.db.init_app)
+URL_MAP_KEY = "kontroll_url_map"
+
+
+def page_path(endpoint: str, *, session: Session | None = None, **values: Any) -> str:
+    """The local path of a page, built from its route (for links in notifications and to-dos),
+    also outside a request: from the application of ``session`` when given, else the current
+    application."""
+    url_map = session.info.get(URL_MAP_KEY) if session is not None else None
+    if url_map is None:
+        from flask import current_app
+
+        url_map = current_app.url_map
+    return url_map.bind("localhost").build(endpoint, values)
 
 
 class NotificationNotFound(LookupError):
@@ -107,6 +137,15 @@ def notify(
                    lambda: session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key))):
         return None
     return notification
+
+
+def notify_each(session: Session, people: list[User | None], *, key: str, **message: Any) -> int:
+    """Notify each distinct active person once; the dedupe key is ``f"{key}:{user.id}"``.
+    Returns how many notifications are new."""
+    unique = {u.id: u for u in people if u is not None and u.is_active}
+    return sum(
+        notify(session, user, dedupe_key=f"{key}:{user.id}", **message) is not None for user in unique.values()
+    )
 
 
 def _own(user: User | int) -> Any:
@@ -238,6 +277,25 @@ def compose_email(notification: Notification, to_address: str, config: Mapping[s
     return message
 
 
+def _connect(host: str, port: int, config: Mapping[str, Any]) -> smtplib.SMTP:
+    """An SMTP connection as configured: STARTTLS (SMTP_STARTTLS, the server's certificate
+    checked against the system's authorities or SMTP_CA_FILE) and a login (SMTP_USERNAME,
+    SMTP_PASSWORD) when set. A login is never sent over a connection that is not encrypted
+    when STARTTLS is on. Raises on any failure; the caller logs it and closes nothing."""
+    smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
+    try:
+        if config.get("SMTP_STARTTLS"):
+            context = ssl.create_default_context(cafile=str(config.get("SMTP_CA_FILE") or "") or None)
+            smtp.starttls(context=context)
+        username = str(config.get("SMTP_USERNAME") or "")
+        if username:
+            smtp.login(username, str(config.get("SMTP_PASSWORD") or ""))
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 def send_pending_email(session: Session, app_config: Mapping[str, Any], *, now: dt.datetime | None = None,
                        batch: int = EMAIL_BATCH) -> EmailReport:
     """E-mail unread notifications not yet e-mailed (SMTP_HOST set; active users with an address).
@@ -272,7 +330,7 @@ def send_pending_email(session: Session, app_config: Mapping[str, Any], *, now: 
     sender = str(app_config.get("SMTP_FROM") or "kontroll@localhost")
     report = EmailReport()
     try:
-        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT)
+        smtp = _connect(host, port, app_config)
     except (OSError, smtplib.SMTPException) as exc:
         report.error = f"SMTP server {host}:{port} unreachable: {exc}"
         log.warning("%s; %d e-mails wait for the next run", report.error, len(rows))

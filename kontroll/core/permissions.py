@@ -161,6 +161,14 @@ def job_holders_clause(job: Job, unit: Unit | int):  # type: ignore[no-untyped-d
     return (RoleAssignment.unit_id == unit_id) & RoleAssignment.role.in_(sorted(JOB_ROLES[job])) & User.is_active.is_(True)
 
 
+def job_holders(session: Session, job: Job, unit: Unit | int) -> list[User]:
+    """The active users who may be chosen for ``job`` in ``unit`` (:func:`may_hold`)."""
+    from kontroll.core.models import RoleAssignment
+
+    return list(session.scalars(select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+                                .where(job_holders_clause(job, unit)).distinct().order_by(User.id)))
+
+
 def all_roles(user: User | None) -> set[Role]:
     if user is None or not user.is_active:
         return set()

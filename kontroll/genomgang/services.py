@@ -31,6 +31,7 @@ from kontroll.checklists.model import Template
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.inputs import form_date
+from kontroll.core.notifications import notify_each, page_path
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.periods import Period
 from kontroll.core.permissions import (
@@ -164,6 +165,12 @@ def start(session: Session, actor: User, genomgang: Genomgang, participants: lis
     audit.record(session, actor, "genomgang.start", object_type="genomgang", object_id=genomgang.id, unit=unit,
                  details={"snapshot": snapshot.id, "cases": snapshot.row_count, "template_version": version.id,
                           "participants": sorted(u.username for u in people.values())})
+    notify_each(session, [u for u in people.values() if u.id != actor.id], key=f"genomgang_started:{genomgang.id}",
+                kind="genomgang_started",
+                title=f"Du deltar i genomgången i {unit.code} från {genomgang.planned_on.isoformat()}",
+                body=(f"{actor.full_name} har startat genomgången av {count(snapshot.row_count, 'ärende', 'ärenden')}. "
+                      "Registrera ett resultat för varje ärende i arbetslistan."),
+                link=page_path("genomgang.work", session=session, code=unit.code, genomgang_id=genomgang.id))
     return genomgang
 
 

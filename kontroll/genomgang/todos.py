@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kontroll.core.jobs import route_path
 from kontroll.core.models import User
+from kontroll.core.notifications import page_path
 from kontroll.core.permissions import Perm, units_where
 from kontroll.core.todos import Todo
 from kontroll.genomgang.models import (
@@ -46,7 +46,7 @@ def todos(session: Session, user: User, today: dt.date, config: Mapping[str, Any
                 title=f"Genomgång i {unit.code} den {day}",
                 detail=(f"{unit.name} har en genomgång av alla aktuella ärenden planerad den {day}. "
                         "Se till att ärendelistan är aktuell innan ni startar."),
-                link=route_path("genomgang.detail", code=unit.code, genomgang_id=genomgang.id),
+                link=page_path("genomgang.detail", code=unit.code, genomgang_id=genomgang.id),
                 due=genomgang.planned_on, remind_on=genomgang.planned_on - dt.timedelta(days=REMINDER_DAYS),
                 reminder_key=f"genomgang_soon:{unit.code}:{day}", reminder_kind="genomgang_soon",
             ))
@@ -64,7 +64,7 @@ def todos(session: Session, user: User, today: dt.date, config: Mapping[str, Any
                 kind="genomgang", key=f"genomgang:{genomgang.id}", unit_code=unit.code,
                 title=f"Slutför genomgången i {unit.code} från {genomgang.planned_on.isoformat()} "
                       f"({done} av {genomgang.case_count} ärenden klara)",
-                link=route_path("genomgang.work", code=unit.code, genomgang_id=genomgang.id, status="kvar"),
+                link=page_path("genomgang.work", code=unit.code, genomgang_id=genomgang.id, status="kvar"),
             ))
     signing = {u.id: u for u in units_where(session, user, Perm.SIGN_ASSESSMENT)}
     if signing:
@@ -78,7 +78,7 @@ def todos(session: Session, user: User, today: dt.date, config: Mapping[str, Any
                 kind="genomgang_plan", key=f"genomgang_plan:{unit.code}:{today.year}", unit_code=unit.code,
                 title=f"Planera fler genomgångar: {unit.code} når inte målet för {today.year}",
                 detail=" ".join(assessment.target_warnings),
-                link=route_path("genomgang.year", code=unit.code, ar=today.year),
+                link=page_path("genomgang.year", code=unit.code, ar=today.year),
                 remind_on=_quarter_start(today), reminder_key=f"genomgang_behind:{unit.code}:{today.year}-Q{quarter}",
                 reminder_kind="genomgang_behind", reminder_title=f"{unit.code} når inte målet för genomgångar {today.year}",
             ))

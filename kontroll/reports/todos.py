@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kontroll.core.jobs import route_path
 from kontroll.core.models import User
+from kontroll.core.notifications import page_path
 from kontroll.core.permissions import Perm, units_where
 from kontroll.core.todos import Todo
 from kontroll.reports.models import Assessment
@@ -45,5 +45,5 @@ def todos(session: Session, user: User, today: dt.date, config: Mapping[str, Any
         kind="assessment", key=f"assessment:{unit.code}:{year}", unit_code=unit.code,
         title=f"Skriv och signera bedömningen för {year} ({unit.code})",
         detail="Nämnden läser din bedömning i årssammanfattningen.",
-        link=route_path("reports.unit_summary", code=unit.code, ar=year) + "#bedomning", due=_due(year),
+        link=page_path("reports.unit_summary", code=unit.code, ar=year) + "#bedomning", due=_due(year),
     ) for year in years for unit in units.values() if (unit.id, year) not in signed]

@@ -20,8 +20,10 @@ from kontroll.core.permissions import (
     Perm,
     PermissionDenied,
     can,
+    job_holders,
     may_hold,
 )
+from kontroll.core.notifications import notify, notify_each, page_path
 from kontroll.db import utcnow
 from kontroll.privacy.guard import check_text
 from kontroll.reviews.models import (
@@ -62,7 +64,20 @@ def open_atgard(session: Session, actor: User, unit: Unit, brist_ids: list[int],
     session.flush()
     audit.record(session, actor, "atgard.create", object_type="atgard", object_id=atgard.id, unit=unit,
                  details={"brister": sorted(b.id for b in brister), "owner": owner.username, "due_date": due_date})
+    if owner.id != actor.id:
+        notify(session, owner, kind="atgard_assigned", dedupe_key=f"atgard_assigned:{atgard.id}:{owner.id}",
+               title=f"Du är ansvarig för en åtgärd i {unit.code}: {_short(description)}",
+               body=f"{actor.full_name} har gett dig åtgärden. Den ska vara genomförd senast {due_date.isoformat()}.",
+               link=_link(session, atgard, unit.code))
     return atgard
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _link(session: Session, atgard: Atgard, unit_code: str) -> str:
+    return page_path("reviews.atgard_detail", session=session, code=unit_code, atgard_id=atgard.id)
 
 
 def may_see_atgard(user: User, atgard: Atgard) -> bool:
@@ -107,6 +122,12 @@ def complete_atgard(session: Session, actor: User, atgard: Atgard, note: str) ->
     session.flush()
     audit.record(session, actor, "atgard.done", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
                  details={"note": note})
+    unit = session.get(Unit, atgard.unit_id)
+    notify_each(session, [u for u in job_holders(session, Job.ATGARD_VERIFIER, atgard.unit_id)
+                          if u.id not in (atgard.owner_id, actor.id)],
+                key=f"atgard_done:{atgard.id}", kind="atgard_done",
+                title=f"Åtgärden i {unit.code} är genomförd – kontrollera att den fungerade: {_short(atgard.description)}",
+                body=f"{actor.full_name} markerade åtgärden som genomförd.", link=_link(session, atgard, unit.code))
     return atgard
 
 
@@ -136,6 +157,10 @@ def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
     session.flush()
     audit.record(session, actor, "atgard.verify", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
                  details={"note": atgard.verified_note, "confirming_review": atgard.confirming_review_id})
+    unit = session.get(Unit, atgard.unit_id)
+    notify(session, atgard.owner_id, kind="atgard_verified", dedupe_key=f"atgard_verified:{atgard.id}",
+           title=f"Din åtgärd i {unit.code} är verifierad: {_short(atgard.description)}",
+           body=f"{actor.full_name} har kontrollerat att åtgärden fungerade.", link=_link(session, atgard, unit.code))
     return atgard
 
 

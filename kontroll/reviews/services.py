@@ -26,6 +26,7 @@ from kontroll.checklists.services import freeze_version, template_of
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.inputs import form_date
+from kontroll.core.notifications import notify, page_path
 from kontroll.core.models import Unit, User
 from kontroll.core.periods import Period
 from kontroll.core.permissions import (
@@ -298,6 +299,12 @@ def record_feedback(session: Session, actor: User, review: Review, given_on: str
     session.flush()
     audit.record(session, actor, "review.feedback", object_type="review", object_id=review.id, unit=review.unit_id,
                  details={"given_on": day, "method": method})
+    handlaggare = handlaggare_id(review)
+    if handlaggare is not None:
+        notify(session, handlaggare, kind="feedback_given", dedupe_key=f"feedback_given:{row.id}",
+               title=f"Återkoppling på ditt ärende {review.drawn_case.case_ref}",
+               body=f"{actor.full_name} har granskat ärendet och gett dig återkoppling ({FEEDBACK_METHODS[method].lower()}).",
+               link=page_path("reviews.my_feedback", session=session))
     return row
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from kontroll.cases import handlaggare as handlaggare_rules
-from kontroll.core.jobs import route_path
 from kontroll.core.models import Unit, User
+from kontroll.core.notifications import page_path
 from kontroll.core.periods import Period, late_after_months, period_label
 from kontroll.core.permissions import Job, Perm, may_hold, units_where
 from kontroll.core.swedish import count
@@ -63,7 +63,7 @@ def _reviewer_todos(session: Session, user: User, today: dt.date, months: int) -
             title=(f"Slutför granskningen av {dc.case_ref}" if draft else f"Granska {dc.case_ref}")
             + f" ({unit.code}, {period_label(draw.period)})",
             detail="Du har sparat ett utkast." if draft else "",
-            link=route_path("reviews.start", drawn_case_id=dc.id), due=deadline,
+            link=page_path("reviews.start", drawn_case_id=dc.id), due=deadline,
             remind_on=deadline + dt.timedelta(days=1), reminder_key=f"review_late:{dc.id}", reminder_kind="review_late",
             reminder_title=late_review_title(dc.case_ref, unit.code, draw.period),
         ))
@@ -87,7 +87,7 @@ def _feedback_todos(session: Session, user: User, today: dt.date) -> list[Todo]:
         out.append(Todo(
             kind="feedback", key=f"feedback:{review.id}", unit_code=review.unit.code,
             title=f"Ge återkoppling till {who} om {review.drawn_case.case_ref}",
-            link=route_path("reviews.review", review_id=review.id) + "#aterkoppling",
+            link=page_path("reviews.review", review_id=review.id) + "#aterkoppling",
             due=signed + dt.timedelta(days=FEEDBACK_DAYS),
         ))
     return out
@@ -103,7 +103,7 @@ def _assigner_todos(session: Session, user: User, today: dt.date, months: int) -
             out.append(Todo(
                 kind="review_late", key=f"review_late:{row.drawn_case.id}", unit_code=unit.code,
                 title=f"Försenad granskning av {row.drawn_case.case_ref} ({unit.code}, {period_label(period)}; {who})",
-                link=route_path("reviews.overview", code=unit.code, period=period), due=overview.deadline,
+                link=page_path("reviews.overview", code=unit.code, period=period), due=overview.deadline,
                 remind_on=overview.deadline + dt.timedelta(days=1), reminder_key=f"review_late:{row.drawn_case.id}",
                 reminder_kind="review_late", reminder_title=late_review_title(row.drawn_case.case_ref, unit.code, period),
                 detail=f"Den skulle ha varit klarmarkerad senast {overview.deadline.isoformat()}.",
@@ -118,7 +118,7 @@ def overdue_title(atgard: Atgard, unit_code: str) -> str:
 def _atgard_todo(kind: str, atgard: Atgard, unit: Unit, title: str, due: dt.date | None, *, overdue_reminder: bool) -> Todo:
     return Todo(
         kind=kind, key=f"{kind}:{atgard.id}", unit_code=unit.code, title=title,
-        link=route_path("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id), due=due,
+        link=page_path("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id), due=due,
         remind_on=atgard.due_date + dt.timedelta(days=1) if overdue_reminder else None,
         reminder_key=f"atgard_overdue:{atgard.id}" if overdue_reminder else None, reminder_kind="atgard_overdue",
         reminder_title=overdue_title(atgard, unit.code) if overdue_reminder else None,
@@ -166,7 +166,7 @@ def _brist_todos(session: Session, user: User) -> list[Todo]:
     ).all()
     return [Todo(kind="brist", key=f"brist:{units[unit_id].code}", unit_code=units[unit_id].code,
                  title=f"Besluta om åtgärder för {count(n, 'brist', 'brister')} utan åtgärd ({units[unit_id].code})",
-                 link=route_path("reviews.brister", code=units[unit_id].code, utan_atgard=1))
+                 link=page_path("reviews.brister", code=units[unit_id].code, utan_atgard=1))
             for unit_id, n in without if n]
 
 

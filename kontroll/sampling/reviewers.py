@@ -25,6 +25,8 @@ from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.hooks import hooks_of
 from kontroll.core.models import RoleAssignment, Team, Unit, User
+from kontroll.core.notifications import notify, page_path
+from kontroll.core.periods import Period, late_after_months, period_label
 from kontroll.core.permissions import (
     JOB_ROLE_TEXT,
     Job,
@@ -34,7 +36,7 @@ from kontroll.core.permissions import (
     job_holders_clause,
     may_hold,
 )
-from kontroll.db import utcnow
+from kontroll.db import config_of, utcnow
 from kontroll.privacy.committee import check_committee_text
 from kontroll.sampling.models import Assignment, DrawnCase
 
@@ -167,4 +169,15 @@ def assign_reviewer(
                  "override_reason": assignment.override_reason,
                  "replaces": current.reviewer.username if current else None},
     )
+    label = period_label(draw.period)
+    deadline = Period.parse(draw.period).deadline(late_after_months(config_of(session)))
+    notify(session, reviewer, kind="review_assigned", dedupe_key=f"review_assigned:{assignment.id}",
+           title=f"Du ska granska {drawn_case.case_ref} ({unit.code}, {label})",
+           body=(f"{actor.full_name} har utsett dig att granska ärendet i stickprovet för {label}. "
+                 f"Granskningen ska vara klarmarkerad senast {deadline.isoformat()}."),
+           link=page_path("reviews.start", session=session, drawn_case_id=drawn_case.id))
+    if current is not None and current.reviewer_id != actor.id:
+        notify(session, current.reviewer_id, kind="review_unassigned", dedupe_key=f"review_unassigned:{current.id}",
+               title=f"Du granskar inte längre {drawn_case.case_ref} ({unit.code}, {label})",
+               body=f"{actor.full_name} har utsett en annan granskare för ärendet.")
     return assignment

@@ -30,10 +30,7 @@ from kontroll.core import audit, notifications
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.periods import Period, period_label
-from kontroll.core.permissions import (
-    PermissionDenied,
-    may_draw,
-)
+from kontroll.core.permissions import Perm, PermissionDenied, holders_in, may_draw
 from kontroll.core.timezone import local_date, local_datetime_text
 from kontroll.db import utcnow
 from kontroll.privacy.guard import check_text
@@ -221,8 +218,15 @@ def run_draw(
     for position, ref in enumerate(result.selected, start=1):
         session.add(DrawnCase(draw_id=draw.id, position=position, snapshot_case_id=ids[ref], case_ref=ref))
     session.flush()
-    # the month's reminders to draw have done their work
+    # the month's reminders to draw have done their work; those who choose reviewers are told
     notifications.resolve(session, f"draw_due:{unit.code}:{period}:")
+    notifications.notify_each(
+        session, [u for u in holders_in(session, Perm.ASSIGN_REVIEWER, unit) if u.id != actor.id],
+        key=f"draw_made:{draw.id}", kind="draw_made",
+        title=f"Stickprovet för {period_label(period)} är draget i {unit.code}: utse granskare",
+        body=f"{actor.full_name} drog {len(result.selected)} ärenden. Utse en granskare för varje ärende.",
+        link=notifications.page_path("sampling.draw_detail", session=session, code=unit.code, draw_id=draw.id),
+    )
     audit.record(
         session,
         actor,

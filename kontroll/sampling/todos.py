@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kontroll.cases.models import CaseListSnapshot
-from kontroll.core.jobs import route_path
 from kontroll.core.models import Unit, User
+from kontroll.core.notifications import page_path
 from kontroll.core.periods import Period, late_after_months
 from kontroll.core.permissions import Perm, may_draw, units_where
 from kontroll.core.swedish import count
@@ -42,7 +42,7 @@ def draw_todo(unit: Unit, today: dt.date) -> Todo:
         detail=(f"{unit.name} har inget stickprov för {month.label} ännu. Du drar det som "
                 f"{unit.drawer_role.label.lower()} för enheten. Kontrollera först att den senaste "
                 "ärendelistan är aktuell."),
-        link=route_path("sampling.draw_page", code=unit.code), due=month.last_day, remind_on=first,
+        link=page_path("sampling.draw_page", code=unit.code), due=month.last_day, remind_on=first,
         reminder_key=f"draw_due:{unit.code}:{month}", reminder_kind="draw_due",
         reminder_title=f"Dags att dra månadens stickprov för {unit.code} ({month.label})",
     )
@@ -68,7 +68,7 @@ def caselist_todos(session: Session, user: User, today: dt.date) -> list[Todo]:
             title=f"Importera ärendelistan för {month.label} ({unit.code})",
             detail="Stickprovet dras ur den senaste listan; "
                    + (f"den senaste är från {local_date(last).isoformat()}." if last else "ingen lista är importerad ännu."),
-            link=route_path("cases.upload_form", code=unit.code), due=first_working_day(today.year, today.month),
+            link=page_path("cases.upload_form", code=unit.code), due=first_working_day(today.year, today.month),
         ))
     return out
 
@@ -94,7 +94,7 @@ def todos(session: Session, user: User, today: dt.date, config: Mapping[str, Any
             out.append(Todo(
                 kind="assign", key=f"assign:{draw.id}", unit_code=unit.code,
                 title=f"Utse granskare för {count(n, 'ärende', 'ärenden')} i stickprovet för {period.label} ({unit.code})",
-                link=route_path("sampling.draw_detail", code=unit.code, draw_id=draw.id),
+                link=page_path("sampling.draw_detail", code=unit.code, draw_id=draw.id),
                 due=period.deadline(months),
             ))
     return out

@@ -12,8 +12,10 @@ from tests.support.jobs import d
 
 
 def _notes(db):
+    """The reminders (a genomgång's start also notifies its participants, at once)."""
     db.expire_all()
-    return sorted((n.kind, n.dedupe_key) for n in db.scalars(select(Notification)))
+    return sorted((n.kind, n.dedupe_key) for n in db.scalars(
+        select(Notification).where(Notification.kind.in_(["genomgang_soon", "genomgang_behind"]))))
 
 
 def _run(app, day):
@@ -42,7 +44,7 @@ def test_behind_target_reminds_the_sektionschef_once_per_quarter(app, db, world,
     assert out.summary == "0 genomgångar inom en vecka; 2 enheter når inte årets mål; 1 ny påminnelse."
     chef = world["sektionschef"].id
     assert _notes(db) == [("genomgang_behind", f"genomgang_behind:IFO-FS:2026-Q2:{chef}")]
-    body = db.scalar(select(Notification.body))
+    body = db.scalar(select(Notification.body).where(Notification.kind == "genomgang_behind"))
     assert body.startswith("0 av minst 4 genomförda, 2 planerade – målet nås inte.")
     _run(app, "2026-05-15")
     assert len(_notes(db)) == 1
@@ -54,3 +56,13 @@ def test_behind_target_reminds_the_sektionschef_once_per_quarter(app, db, world,
     assert "1 enhet når inte" in _run(app, "2026-10-01").summary  # only INT now
     assert [k for kind, k in _notes(db) if kind == "genomgang_behind"] == [
         f"genomgang_behind:IFO-FS:2026-Q2:{chef}", f"genomgang_behind:IFO-FS:2026-Q3:{chef}"]
+
+
+def test_starting_tells_the_other_participants_at_once(app, db, world, setup, checklists):
+    gid = started(app, checklists, "2026-03-10")  # started by forste, with forste2
+    db.expire_all()
+    rows = db.execute(select(Notification.user_id, Notification.title, Notification.link)
+                      .where(Notification.kind == "genomgang_started")).all()
+    assert [(uid, title, link) for uid, title, link in rows] == [
+        (setup["forste2"].id, "Du deltar i genomgången i IFO-FS från 2026-03-10",
+         f"/enheter/IFO-FS/genomgangar/{gid}/arenden")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 import threading
 
 import pytest
@@ -14,7 +15,7 @@ from kontroll.core import notifications as svc
 from kontroll.core import users as user_svc
 from kontroll.core.models import Notification, Role
 from kontroll.db import get_database
-from tests.support.jobs import add_user, closed_port, d
+from tests.support.jobs import add_user, closed_port, d, self_signed_certificate
 
 
 def _smtp(app, host: str, port: int) -> None:
@@ -154,3 +155,35 @@ def test_two_senders_at_once_never_send_the_same_mail_twice(app, db, world, smtp
     assert subjects == [f"kontroll: Nr {i}" for i in range(6)]
     db.expire_all()
     assert db.scalars(select(Notification.emailed_dt)).all().count(None) == 0
+
+
+def test_starttls_and_login_when_configured(app, db, world, smtp_server, tmp_path):
+    """STARTTLS first (the server's certificate checked against SMTP_CA_FILE), then the login,
+    then the mail; a wrong password sends nothing and keeps the mail for the next run."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    smtp_server.tls_context = context
+    smtp_server.credentials = ("kontroll", "hemligt-losen")
+    _smtp(app, smtp_server.host, smtp_server.port)
+    app.config.update(SMTP_STARTTLS=True, SMTP_CA_FILE=str(cert), SMTP_USERNAME="kontroll", SMTP_PASSWORD="fel")
+    _with_email(db, world, "sektionschef", "sara@kommun.example")
+    jobs.run_job(get_database(app), "draw_due", d("2026-12-01"), app.config)
+    assert _send(app).summary.startswith("0 e-postmeddelanden skickade")
+    assert smtp_server.tls_used and smtp_server.logged_in is None and smtp_server.received == []
+    app.config["SMTP_PASSWORD"] = "hemligt-losen"
+    assert _send(app).summary == "1 e-postmeddelande skickade."
+    assert smtp_server.logged_in == "kontroll" and len(smtp_server.received) == 1
+
+
+def test_starttls_refuses_a_server_it_cannot_trust(app, db, world, smtp_server, tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    smtp_server.tls_context = context
+    _smtp(app, smtp_server.host, smtp_server.port)
+    app.config.update(SMTP_STARTTLS=True)  # no SMTP_CA_FILE: the self-signed certificate is not trusted
+    _with_email(db, world, "sektionschef", "sara@kommun.example")
+    jobs.run_job(get_database(app), "draw_due", d("2026-12-01"), app.config)
+    assert _send(app).summary.startswith("0 e-postmeddelanden skickade")
+    assert smtp_server.received == []

@@ -5,6 +5,7 @@ closed port, and ``d("2026-12-07")`` for a date."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email
 import email.policy
@@ -12,6 +13,7 @@ import socket
 import socketserver
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -82,6 +84,13 @@ class SmtpServer:
     refuse: str = "avvisad"
     #: seconds to wait before accepting each message (a slow server)
     delay: float = 0.0
+    #: offer STARTTLS with this context (None: plain SMTP only)
+    tls_context: Any = None
+    #: offer AUTH PLAIN and accept only these (user, password); after STARTTLS when it is offered
+    credentials: tuple[str, str] | None = None
+    #: what happened on the last connection
+    tls_used: bool = False
+    logged_in: str | None = None
 
 
 class SmtpHandler(socketserver.StreamRequestHandler):
@@ -94,6 +103,7 @@ class SmtpHandler(socketserver.StreamRequestHandler):
         state: SmtpServer = self.server.state  # type: ignore[attr-defined]
         self._reply("220 localhost kontroll-test ESMTP")
         mail_from, rcpts = "", []
+        tls = False
         while True:
             line = self.rfile.readline()
             if not line:
@@ -101,9 +111,33 @@ class SmtpHandler(socketserver.StreamRequestHandler):
             command = line.decode("ascii", "replace").strip()
             verb = command.split(" ", 1)[0].upper()
             if verb == "EHLO":
-                self.wfile.write(b"250-localhost\r\n250 8BITMIME\r\n")
+                offers = ["localhost", "8BITMIME"]
+                if state.tls_context is not None and not tls:
+                    offers.append("STARTTLS")
+                if state.credentials and (tls or state.tls_context is None):
+                    offers.append("AUTH PLAIN")
+                self.wfile.write("".join(f"250{'-' if i < len(offers) - 1 else ' '}{o}\r\n"
+                                         for i, o in enumerate(offers)).encode("ascii"))
+            elif verb == "STARTTLS" and state.tls_context is not None and not tls:
+                self._reply("220 ready to start TLS")
+                self.request = state.tls_context.wrap_socket(self.request, server_side=True)
+                self.rfile = self.request.makefile("rb")
+                self.wfile = socketserver._SocketWriter(self.request)  # type: ignore[attr-defined]
+                tls = state.tls_used = True
+            elif verb == "AUTH":
+                parts = command.split()
+                user = password = ""
+                if len(parts) == 3 and parts[1].upper() == "PLAIN":
+                    _authz, user, password = base64.b64decode(parts[2]).decode("utf-8").split("\0")
+                if state.credentials and (user, password) == state.credentials and (tls or state.tls_context is None):
+                    state.logged_in = user
+                    self._reply("235 2.7.0 authenticated")
+                else:
+                    self._reply("535 5.7.8 authentication failed")
             elif verb == "HELO":
                 self._reply("250 localhost")
+            elif verb == "MAIL" and state.credentials and state.logged_in is None:
+                self._reply("530 5.7.0 authentication required")
             elif verb == "MAIL":
                 mail_from, rcpts = command.split(":", 1)[1].strip().strip("<>").split(">")[0], []
                 self._reply("250 OK")
@@ -138,6 +172,33 @@ class SmtpHandler(socketserver.StreamRequestHandler):
 class ThreadingServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, and its key, written to ``directory``; the
+    certificate is its own authority (a client trusts it through SMTP_CA_FILE)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "smtp-cert.pem", directory / "smtp-key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
 
 
 def closed_port() -> int:
