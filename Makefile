@@ -24,12 +24,13 @@ instance/config.py:
 	$(BIN)/python -c "import secrets; print('# Created by make run. Keep it secret; do not commit it.'); print('SECRET_KEY = ' + repr(secrets.token_hex(32)))" > instance/config.py
 	chmod 600 instance/config.py
 
-# Creates the environment, migrates, loads the demo into an empty database and serves.
+# Creates the environment, migrates, loads the demo into an empty database and serves, with the
+# scheduler (reminders) as a second process of the same command; Ctrl+C stops both.
 run: $(STAMP) instance/config.py
 	$(BIN)/kontroll db upgrade
 	$(BIN)/kontroll demo load --if-empty
 	@echo "kontroll körs på http://$(HOST):$(PORT)/ – logga in som t.ex. sektionschef / kontroll-demo"
-	$(BIN)/kontroll run --host $(HOST) --port $(PORT)
+	$(BIN)/kontroll dev --host $(HOST) --port $(PORT)
 
 # The whole suite: on SQLite, then on PostgreSQL (see tests/run_suite.py).
 test: $(STAMP)

@@ -9,7 +9,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import select
 
 from kontroll import create_app
@@ -202,12 +202,56 @@ def demo_load(if_empty: bool) -> None:
         )
 
 
+# --- development: the web server and the scheduler together ---------------------------------
+
+
+@click.command("dev")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@with_appcontext
+def dev_command(host: str, port: int) -> None:
+    """Kör webbservern och schemaläggaren tillsammans (make run). Avsluta med Ctrl+C: båda stoppas.
+
+    For one computer only. In production the web server (gunicorn) and the scheduler are two
+    services (docs/production.md)."""
+    import os
+    import signal
+    import subprocess
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    env = dict(os.environ)
+    scheduler = subprocess.Popen([sys.executable, "-c", "from kontroll.cli import main; main()", "scheduler", "run"],
+                                 env=env)
+    click.echo(f"Schemaläggaren körs (process {scheduler.pid}).")
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        from werkzeug.serving import run_simple
+
+        click.echo(f"Webbservern körs på http://{host}:{port}/ (avsluta med Ctrl+C).")
+        run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.terminate()
+        try:
+            scheduler.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            scheduler.kill()
+            scheduler.wait()
+        click.echo("Webbservern och schemaläggaren är stoppade.")
+
+
 def make_cli() -> FlaskGroup:
     from kontroll import features
 
     group = FlaskGroup(create_app=create_app, help="kontroll – internkontroll av ekonomiskt bistånd.")
     for command in features.command_groups():
         group.add_command(command)  # type: ignore[arg-type]
+    group.add_command(dev_command)
     return group
 
 
