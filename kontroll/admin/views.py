@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import (
     Blueprint,
     Response,
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from kontroll.core import sso, totp
 from kontroll.core import users as user_svc
-from kontroll.core.actions import form_action, of_unit, page_again
+from kontroll.core.actions import Confirm, form_action, of_unit, page_again
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
 from kontroll.core.permissions import Job, Perm, job_holders_clause
@@ -113,12 +115,14 @@ def user_detail(user_id: int) -> Response:
     return _render_user(_get_user(user_id))
 
 
-def _user_action(user_id: int, action, success: str) -> Response:  # type: ignore[no-untyped-def]
+def _user_action(user_id: int, action, success: str,  # type: ignore[no-untyped-def]
+                 confirm: Callable[[User, str], Confirm] | None = None) -> Response:
     user = _get_user(user_id)
     name = user.full_name
+    back = url_for("admin.user_detail", user_id=user_id)
     return form_action(lambda db: action(db, user),
                        on_error=page_again(lambda err, status: _render_user(_get_user(user_id), err, status)),
-                       then=url_for("admin.user_detail", user_id=user_id), done=success.format(name=name))
+                       then=back, done=success.format(name=name), confirm=confirm(user, back) if confirm else None)
 
 
 @bp.post("/anvandare/<int:user_id>/uppgifter")
@@ -154,6 +158,12 @@ def user_deactivate(user_id: int) -> Response:
         user_id,
         lambda db, u: user_svc.deactivate_user(db, acting_user(), u),  # type: ignore[arg-type]
         "{name} är avstängd och har loggats ut överallt.",
+        lambda user, back: Confirm(
+            title=f"Stäng av {user.full_name}?",
+            consequences=(f"{user.full_name} loggas ut överallt och kan inte logga in förrän kontot aktiveras igen.",
+                          "Rollerna finns kvar men ger ingen behörighet så länge kontot är avstängt.",
+                          "Påminnelser och uppgifter går inte längre till personen."),
+            button="Ja, stäng av kontot", back=back),
     )
 
 

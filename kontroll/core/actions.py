@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from flask import Response, redirect, request
+from flask import Response, redirect, render_template, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
@@ -44,6 +44,21 @@ def of_unit(model: type[R], ident: int, unit: Unit) -> R:
     return row
 
 
+#: the form field a confirmation page adds: the POST that carries it acts
+CONFIRMED_FIELD = "bekraftat"
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """What a confirmation page says before an action that cannot be undone: the question, what
+    will happen and what cannot be undone, the button, and where "Avbryt" leads."""
+
+    title: str
+    consequences: tuple[str, ...]
+    button: str
+    back: str
+
+
 def form_action(
     action: Callable[[Session], T],
     *,
@@ -51,19 +66,36 @@ def form_action(
     then: str | Callable[[T], str],
     done: str | Callable[[T], str] | None = None,
     category: str = "success",
+    confirm: Confirm | None = None,
 ) -> Response:
     """Run ``action`` (a service call) in the request's session; on a refusal roll back and
-    answer ``on_error(err)``; else commit, flash ``done`` (if any) and redirect to ``then``."""
+    answer ``on_error(err)``; else commit, flash ``done`` (if any) and redirect to ``then``.
+
+    With ``confirm``, a POST without the confirmation changes nothing: the action is tried and
+    rolled back (so a refusal is shown at once, before anyone confirms), and the answer is a page
+    that says what will happen and re-posts the same form with the confirmation."""
     db = get_session()
     try:
         result = action(db)
     except ValidationError as err:
         db.rollback()
         return on_error(err)
+    if confirm is not None and request.form.get(CONFIRMED_FIELD) != "ja":
+        db.rollback()
+        return confirmation_page(confirm)
     db.commit()
     if done:
         flash(done(result) if callable(done) else done, category)
     return redirect(then(result) if callable(then) else then)
+
+
+def confirmation_page(confirm: Confirm) -> Response:
+    """The page that asks before acting: the form's own fields go along unchanged."""
+    fields = [(name, value) for name, values in request.form.lists() for value in values
+              if name not in ("csrf_token", CONFIRMED_FIELD)]
+    html = render_template("confirm.html", c=confirm, fields=fields, action=request.full_path.rstrip("?"),
+                           confirmed_field=CONFIRMED_FIELD)
+    return Response(html, status=200)
 
 
 def page_again(render: Callable[[ValidationError, int], Response]) -> Callable[[ValidationError], Response]:

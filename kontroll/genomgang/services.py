@@ -31,8 +31,8 @@ from kontroll.checklists.model import Template
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.inputs import form_date
-from kontroll.core.notifications import notify_each, page_path
 from kontroll.core.models import RoleAssignment, Unit, User
+from kontroll.core.notifications import notify_each, page_path
 from kontroll.core.periods import Period
 from kontroll.core.permissions import (
     Job,

@@ -23,6 +23,7 @@ from kontroll.checklists.services import (
 )
 from kontroll.core import audit
 from kontroll.core.actions import (
+    Confirm,
     Page,
     back_to,
     form_action,
@@ -107,8 +108,13 @@ def unplan(code: str, genomgang_id: int) -> Response:
     unit = unit_with(code, Perm.PLAN_GENOMGANGAR)
     genomgang = _genomgang(unit, genomgang_id)
     back = url_for("genomgang.year", code=unit.code, ar=genomgang.year)
+    day = genomgang.planned_on.isoformat()
     return form_action(lambda db: svc.unplan(db, acting_user(), genomgang), on_error=back_to(back), then=back,
-                       done=f"Den planerade genomgången den {genomgang.planned_on.isoformat()} är borttagen ur planen.")
+                       done=f"Den planerade genomgången den {day} är borttagen ur planen.",
+                       confirm=Confirm(title=f"Ta bort den planerade genomgången den {day}?",
+                                       consequences=("Genomgången tas bort ur årets plan. Borttagningen syns i händelseloggen.",
+                                                     "Årets mål för genomgångar räknas om utan den."),
+                                       button="Ja, ta bort den ur planen", back=back))
 
 
 # --- one genomgång ------------------------------------------------------------------------------
@@ -187,9 +193,14 @@ def feedback(code: str, genomgang_id: int) -> Response:
 def close(code: str, genomgang_id: int) -> Response:
     unit = unit_with(code, Perm.PERFORM_GENOMGANG)
     genomgang = _genomgang(unit, genomgang_id)
+    back = url_for("genomgang.detail", code=unit.code, genomgang_id=genomgang.id)
     return form_action(lambda db: svc.close(db, acting_user(), genomgang), on_error=_again(code, genomgang_id),
-                       then=url_for("genomgang.detail", code=unit.code, genomgang_id=genomgang.id),
-                       done="Genomgången är stängd. Den kan inte längre ändras.")
+                       then=back, done="Genomgången är stängd. Den kan inte längre ändras.",
+                       confirm=Confirm(title=f"Stäng genomgången från {genomgang.planned_on.isoformat()}?",
+                                       consequences=("En stängd genomgång kan inte ändras: inga fler resultat eller "
+                                                     "återkopplingar kan registreras i den.",
+                                                     "Genomgången räknas som genomförd i årets plan och i nämndens sammanfattning."),
+                                       button="Ja, stäng genomgången", back=back))
 
 
 # --- the work list and one case -------------------------------------------------------------------

@@ -19,7 +19,7 @@ from flask import (
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kontroll.core.actions import form_action, page_again, unit_with
+from kontroll.core.actions import Confirm, form_action, page_again, unit_with
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.periods import late_after_months
@@ -101,11 +101,18 @@ def unit_summary(code: str) -> Response:
 def sign(code: str) -> Response:
     unit = unit_with(code, Perm.SIGN_ASSESSMENT)
     year = year_arg(local_today())
+    back = url_for("reports.unit_summary", code=unit.code, ar=year) + "#bedomning"
     return form_action(
         lambda db: services.sign_assessment(db, acting_user(), unit, year, request.form.get("text", "")),
         on_error=page_again(lambda err, status: _render([unit], year, unit, err, status)),
         done=f"Bedömningen för {year} är signerad.",
-        then=url_for("reports.unit_summary", code=unit.code, ar=year) + "#bedomning",
+        then=back,
+        confirm=Confirm(
+            title=f"Signera bedömningen för {year} ({unit.code})?",
+            consequences=("Nämnden läser bedömningen i årssammanfattningen, med datum för signeringen.",
+                          "En signerad bedömning kan inte ändras. En ändring blir en ny version, och den tidigare "
+                          "syns kvar."),
+            button="Ja, signera bedömningen", back=back),
     )
 
 

@@ -14,6 +14,7 @@ from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.inputs import form_date
 from kontroll.core.models import Unit, User
+from kontroll.core.notifications import notify, notify_each, page_path
 from kontroll.core.permissions import (
     JOB_ROLE_TEXT,
     Job,
@@ -23,7 +24,6 @@ from kontroll.core.permissions import (
     job_holders,
     may_hold,
 )
-from kontroll.core.notifications import notify, notify_each, page_path
 from kontroll.db import utcnow
 from kontroll.privacy.guard import check_text
 from kontroll.reviews.models import (

@@ -26,8 +26,8 @@ from kontroll.checklists.services import freeze_version, template_of
 from kontroll.core import audit
 from kontroll.core.errors import ValidationError
 from kontroll.core.inputs import form_date
-from kontroll.core.notifications import notify, page_path
 from kontroll.core.models import Unit, User
+from kontroll.core.notifications import notify, page_path
 from kontroll.core.periods import Period
 from kontroll.core.permissions import (
     Perm,

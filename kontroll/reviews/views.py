@@ -3,6 +3,7 @@ and åtgärder."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -21,7 +22,14 @@ from sqlalchemy.orm import Session
 from kontroll.checklists import services as checklists
 from kontroll.checklists.model import ANSWER_LABELS
 from kontroll.core import audit
-from kontroll.core.actions import back_to, form_action, of_unit, page_again, unit_with
+from kontroll.core.actions import (
+    Confirm,
+    back_to,
+    form_action,
+    of_unit,
+    page_again,
+    unit_with,
+)
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.periods import Period, late_after_months, period_label
@@ -176,10 +184,17 @@ def answer(review_id: int) -> Response:
         return (f"Granskningen av {saved.drawn_case.case_ref} är klarmarkerad. "
                 + (f"{count(n, 'brist', 'brister')} registrerades." if n else "Inga brister."))
 
+    back = url_for("reviews.review", review_id=review_id)
+    confirm = Confirm(
+        title=f"Klarmarkera granskningen av {review.drawn_case.case_ref}?",
+        consequences=("En klarmarkerad granskning kan inte ändras. En rättelse blir en ny granskning som visar på den här.",
+                      "Varje avvikande svar blir en brist i enhetens lista, och sektionschefen beslutar om åtgärder.",
+                      "Du registrerar sedan återkopplingen till handläggaren."),
+        button="Ja, klarmarkera granskningen", back=back) if signing else None
     return form_action(
         lambda db: (svc.sign if signing else svc.save_draft)(db, acting_user(), review, answers),
         on_error=page_again(lambda err, status: _render_review(_load_review(review_id), answers, err, status)),
-        then=url_for("reviews.review", review_id=review_id), done=said)
+        then=back, done=said, confirm=confirm)
 
 
 @bp.post("/granskningar/<int:review_id>/aterkoppling")
@@ -307,14 +322,16 @@ def _render_atgard(unit: Unit, atgard: Atgard, error: ValidationError | None = N
     return Response(html, status=status)
 
 
-def _atgard_action(code: str, atgard_id: int, action, done: str) -> Response:  # type: ignore[no-untyped-def]
+def _atgard_action(code: str, atgard_id: int, action, done: str,  # type: ignore[no-untyped-def]
+                   confirm: Callable[[Atgard, str], Confirm] | None = None) -> Response:
     unit = unit_or_404(code)
     atgard = _atgard(unit, atgard_id)
     if not svc.may_see_atgard(acting_user(), atgard):
         abort(404)
+    back = url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard_id)
     return form_action(lambda db: action(db, atgard),
                        on_error=page_again(lambda err, status: _render_atgard(unit, _atgard(unit, atgard_id), err, status)),
-                       then=url_for("reviews.atgard_detail", code=unit.code, atgard_id=atgard_id), done=done)
+                       then=back, done=done, confirm=confirm(atgard, back) if confirm else None)
 
 
 @bp.get("/enheter/<code>/atgarder/<int:atgard_id>")
@@ -348,7 +365,11 @@ def atgard_verify(code: str, atgard_id: int) -> Response:
             raise ValidationError("Den valda granskningen finns inte.", "confirming_review")
         return svc.verify_atgard(db, acting_user(), atgard, request.form.get("verified_note", ""), confirming)
 
-    return _atgard_action(code, atgard_id, verify, "Åtgärden är verifierad.")
+    return _atgard_action(code, atgard_id, verify, "Åtgärden är verifierad.", lambda atgard, back: Confirm(
+        title="Verifiera åtgärden?",
+        consequences=(f"Du intygar att åtgärden ”{atgard.description}” har fungerat.",
+                      "En verifierad åtgärd är avslutad och kan inte öppnas igen; brister som kommer igen får en ny åtgärd."),
+        button="Ja, verifiera åtgärden", back=back))
 
 
 def unit_section(db: Session, user: User, unit: Unit) -> tuple[str, dict[str, Any]] | None:

@@ -18,12 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kontroll.cases.parsing import FIELD_LABELS
+from kontroll.cases.services import latest_snapshot
 from kontroll.core import audit, swedish
-from kontroll.core.actions import back_to, form_action, page_again, unit_with
+from kontroll.core.actions import Confirm, back_to, form_action, page_again, unit_with
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.periods import Period, period_label
 from kontroll.core.permissions import Perm, can, may_draw, units_where
+from kontroll.core.swedish import count
+from kontroll.core.timezone import local_date
 from kontroll.core.web import (
     acting_user,
     form_id,
@@ -68,11 +71,22 @@ def draw_page(code: str) -> str:
 def draw_now(code: str) -> Response:
     unit = unit_or_404(code)
     period = str(Period.of(utcnow()))
+    back = url_for("sampling.draw_page", code=unit.code)
+    snapshot = latest_snapshot(get_session(), unit)
+    source = (f"ärendelistan importerad {local_date(snapshot.imported_dt).isoformat()} ({count(snapshot.row_count, 'ärende', 'ärenden')})"
+              if snapshot else "den senaste ärendelistan")
     return form_action(
         lambda db: svc.run_draw(db, acting_user(), unit, period),
-        on_error=back_to(url_for("sampling.draw_page", code=unit.code)),
+        on_error=back_to(back),
         done=lambda draw: f"Stickprovet för {period_label(period)} är draget: {len(draw.cases)} ärenden.",
         then=lambda draw: url_for("sampling.draw_detail", code=unit.code, draw_id=draw.id),
+        confirm=Confirm(
+            title=f"Dra stickprovet för {period_label(period)} i {unit.code}?",
+            consequences=(f"kontroll väljer slumpmässigt {count(unit.sample_size, 'ärende', 'ärenden')} ur {source}.",
+                          "Stickprovet kan inte ändras efteråt. Ett nytt stickprov för månaden kräver en omdragning "
+                          "med skriftlig motivering, och det första syns kvar.",
+                          "Du som drar stickprovet kan inte granska något av ärendena i det."),
+            button="Ja, dra stickprovet", back=back),
     )
 
 
@@ -115,11 +129,19 @@ def redraw(code: str, draw_id: int) -> Response:
             raise ValidationError("Det här stickprovet är redan makulerat.")
         return svc.run_draw(db, acting_user(), unit, draw.period, redraw_reason=request.form.get("reason", ""))
 
+    back = url_for("sampling.draw_detail", code=unit.code, draw_id=draw_id)
     return form_action(
         run,
         on_error=page_again(lambda err, status: _render_draw(unit, _draw(unit, draw_id), err, status)),
         done="Stickprovet är draget om. Det tidigare är makulerat med din motivering.",
         then=lambda new: url_for("sampling.draw_detail", code=unit.code, draw_id=new.id),
+        confirm=Confirm(
+            title=f"Dra om stickprovet för {period_label(draw.period)}?",
+            consequences=("Det nuvarande stickprovet makuleras med din motivering. Det syns kvar, med motiveringen, "
+                          "för revisorn och i nämndens sammanfattning.",
+                          "Granskare som utsetts i det nuvarande stickprovet gäller inte längre; nya ärenden dras.",
+                          f"Motivering: {' '.join(request.form.get('reason', '').split())}"),
+            button="Ja, dra om stickprovet", back=back),
     )
 
 

@@ -65,6 +65,7 @@ def test_record_results_for_several_cases(page):
     check_page(page, "genomgang-work-filtered")
 
     page.get_by_role("link", name="← Genomgång 2026-11-24").click()
+    page.get_by_role("combobox", name="Handläggare").select_option(index=1)
     page.get_by_role("button", name="Registrera återkoppling").click()
     expect(page.get_by_role("status").filter(has_text="Återkopplingen är registrerad")).to_be_visible()
     check_page(page, "genomgang-detail")

@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from kontroll import demo
-from kontroll.core.notifications import notify
 from kontroll.core.models import User
+from kontroll.core.notifications import notify
 from kontroll.db import get_database
 from kontroll.jobs import run_job
 from tests.support.app import make_test_app

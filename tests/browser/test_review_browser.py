@@ -4,6 +4,8 @@ records återkoppling; the sektionschef sees the brist. axe-core on every page."
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from tests.support.browser import check_page, login_as
@@ -16,8 +18,10 @@ def test_answer_the_full_stickprov_template(page):
     login_as(page, "sektionschef")
     page.goto("/enheter/IFO-FS/stickprov")
     page.get_by_role("button", name="Dra stickprov").click()
+    page.get_by_role("button", name="Ja, dra stickprovet").click()
     expect(page.get_by_text("är draget: 2 ärenden")).to_be_visible()
     for n in range(2):
+        page.locator("section.card").nth(n).get_by_role("combobox").select_option(index=1)
         page.locator("section.card").nth(n).get_by_role("button", name="Spara granskare").click()
         expect(page.locator("section.card").nth(n)).to_contain_text("utsedd")
     first = page.locator("section.card").nth(0)
@@ -60,6 +64,9 @@ def test_answer_the_full_stickprov_template(page):
     page.get_by_role("alert").get_by_role("link").first.click()
     deviating.get_by_role("textbox").fill("Medsökande har inte skrivit under ansökan.")
     page.get_by_role("button", name="Klarmarkera").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Klarmarkera granskningen av .*\?$"))).to_be_visible()
+    check_page(page, "review-sign-confirm")
+    page.get_by_role("button", name="Ja, klarmarkera granskningen").click()
     expect(page.get_by_role("status").filter(has_text="är klarmarkerad")).to_be_visible()
     expect(page.get_by_text("Medsökande har inte skrivit under ansökan.").first).to_be_visible()
     assert page.locator("input[type=radio][name^=svar-]").count() == 0  # read-only now

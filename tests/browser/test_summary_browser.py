@@ -56,6 +56,8 @@ def test_sektionschef_signs_bedomning(page):
     page.goto("/sammanfattning/IFO-FS")
     page.get_by_label("Bedömning för", exact=False).fill("Inga väsentliga avvikelser. Åtgärden för brist följs upp.")
     page.get_by_role("button", name="Signera bedömningen").click()
+    check_page(page, "summary-sign-confirm")
+    page.get_by_role("button", name="Ja, signera bedömningen").click()
     expect(page.get_by_text("Inga väsentliga avvikelser. Åtgärden för brist följs upp.")).to_be_visible()
     expect(page.get_by_text("Signerad av sektionschefen", exact=False)).to_be_visible()
     check_page(page, "summary-signed")

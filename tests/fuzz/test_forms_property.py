@@ -48,7 +48,14 @@ from kontroll.cases.parsing import FIELDS
 from kontroll.core.models import Role
 from kontroll.reviews.services import FEEDBACK_METHODS
 from tests.support.app import PASSWORD
-from tests.support.forms import build_path, clear_flashes, is_refusal, login_as, post_rule, session_row
+from tests.support.forms import (
+    build_path,
+    clear_flashes,
+    is_refusal,
+    login_as,
+    post_rule,
+    session_row,
+)
 from tests.support.scene import COLUMNS, Scene, case_list, diff, table_rows
 from tests.support.web import csrf_from
 

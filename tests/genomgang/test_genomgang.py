@@ -22,12 +22,11 @@ from kontroll.reviews.models import Brist
 from kontroll.cases.models import SnapshotCase
 from tests.support.draws import case_list
 from tests.support.genomgang import import_list, planned, started
-from tests.support.web import csrf_from, login
+from tests.support.web import csrf_from, login, post_form
 
 
 def _post(client, url, data, page="/"):
-    token = csrf_from(client.get(page).get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token})
+    return post_form(client, url, data, page=page)
 
 
 def _count(db, model, *where):

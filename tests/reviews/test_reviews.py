@@ -19,7 +19,7 @@ from kontroll.checklists.models import TemplateVersion
 from kontroll.reviews.models import Atgard, Brist, Review, ReviewAnswer, ReviewImmutableError
 from kontroll.sampling.models import DrawnCase
 from tests.support.reviews import TEMPLATE_ID, full_form, open_review, template
-from tests.support.web import csrf_from, login
+from tests.support.web import csrf_from, login, post_form
 
 
 def _logout(client):
@@ -29,8 +29,7 @@ def _logout(client):
 
 
 def _post(client, url, data, page="/granskningar"):
-    token = csrf_from(client.get(page).get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token})
+    return post_form(client, url, data, page=page)
 
 
 def _count(db, model, *where):

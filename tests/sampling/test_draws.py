@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 
 from kontroll.cases import services as cases
 from kontroll.core import users as user_svc
+from kontroll.core.actions import CONFIRMED_FIELD
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import AuditEntry
 from kontroll.core.permissions import PermissionDenied
@@ -20,7 +21,7 @@ from kontroll.sampling import services as svc
 from kontroll.sampling.models import Assignment, Draw, DrawImmutableError, DrawnCase
 from tests.support.app import TEST_DB
 from tests.support.draws import PERIOD, case_list, draw_as
-from tests.support.web import csrf_from, login
+from tests.support.web import csrf_from, login, post_form
 
 
 def test_draw_records_everything_needed_to_verify(app, db, world, unit_setup):
@@ -133,7 +134,7 @@ def test_simultaneous_draws_through_http_give_one_draw_and_one_clear_message(app
 
     def press(c, token):
         barrier.wait()
-        responses.append(c.post("/enheter/IFO-FS/stickprov", data={"csrf_token": token}))
+        responses.append(c.post("/enheter/IFO-FS/stickprov", data={"csrf_token": token, CONFIRMED_FIELD: "ja"}))
 
     threads = [threading.Thread(target=press, args=ct) for ct in clients]
     for t in threads:
@@ -146,6 +147,24 @@ def test_simultaneous_draws_through_http_give_one_draw_and_one_clear_message(app
     pages = [c.get(r.headers["Location"]).get_data(as_text=True) for (c, _), r in zip(clients, responses)]
     assert sum("är draget:" in p for p in pages) == 1
     assert sum("redan draget" in p or "drogs nyss" in p for p in pages) == 1
+
+
+def test_the_draw_asks_first_naming_the_list_and_the_sample_size(app, db, world, unit_setup):
+    """The first click on "Dra stickprov" draws nothing: it says how many cases will be drawn
+    from which list, that the draw cannot be changed and that the drawer reviews none of them."""
+    client = app.test_client()
+    login(client, "sektionschef")
+    first = post_form(client, "/enheter/IFO-FS/stickprov", {}, page="/enheter/IFO-FS/stickprov", confirmed=False)
+    page = first.get_data(as_text=True)
+    assert first.status_code == 200
+    assert "Dra stickprovet för" in page and "Ja, dra stickprovet" in page
+    assert "ur ärendelistan importerad" in page and "(12 ärenden)" in page
+    assert "kan inte granska något av ärendena" in page
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Draw)) == 0
+    assert post_form(client, "/enheter/IFO-FS/stickprov", {}, page="/enheter/IFO-FS/stickprov").status_code == 302
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Draw)) == 1
 
 
 def test_verification_detects_a_tampered_snapshot_row_and_a_tampered_seed(app, db, world, unit_setup):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kontroll.checklists import services as checklists_svc
 from kontroll.cases import services as cases
+from kontroll.checklists import services as checklists_svc
 from kontroll.core import users as user_svc
 from kontroll.db import get_database
 from kontroll.genomgang import services as svc

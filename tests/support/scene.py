@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from kontroll.checklists import services as checklists_svc
 from kontroll.cases import services as cases
+from kontroll.checklists import services as checklists_svc
 from kontroll.core import notifications
 from kontroll.core import users as user_svc
 from kontroll.core.models import Role

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from kontroll.core.actions import CONFIRMED_FIELD
 from tests.support.app import PASSWORD
 
 
@@ -23,7 +24,10 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
     return client.post("/logga-in", data={"username": username, "password": password, "csrf_token": token})
 
 
-def post_form(client: FlaskClient, url: str, data: dict[str, Any], *, page: str = "/") -> Any:
-    """POST with the session's CSRF token, read from ``page``."""
+def post_form(client: FlaskClient, url: str, data: dict[str, Any], *, page: str = "/",
+              confirmed: bool = True) -> Any:
+    """POST with the session's CSRF token, read from ``page``; ``confirmed`` answers yes on an
+    action's confirmation page at once (``confirmed=False`` posts as the first click does)."""
     token = csrf_from(client.get(page).get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token})
+    extra = {CONFIRMED_FIELD: "ja"} if confirmed else {}
+    return client.post(url, data={**data, **extra, "csrf_token": token})
