@@ -39,6 +39,7 @@ def hooks() -> Hooks:
     from kontroll.cases.views import unit_section as case_list_section
     from kontroll.checklists import todos as checklists_todos
     from kontroll.genomgang import todos as genomgang_todos
+    from kontroll.genomgang.views import feedback_section as genomgang_feedback
     from kontroll.genomgang.views import unit_section as genomgang_section
     from kontroll.reports import todos as reports_todos
     from kontroll.reports import views as reports_views
@@ -56,6 +57,7 @@ def hooks() -> Hooks:
                       reports_todos.todos],
         start_cards=[sampling_views.start_cards, reviews_views.start_cards, reports_views.start_cards],
         assignment_guards=[no_new_reviewer_after_signing],
+        feedback_sections=[genomgang_feedback],
     )
 
 

@@ -11,6 +11,8 @@ on the order in which modules happen to be imported.
 - ``start_cards``: callables ``(session, user) -> [(template, context), …]``; the start page
   shows them below the to-dos (what the user does here and where), in order. Each feature
   decides from permissions, never from role names.
+- ``feedback_sections``: callables ``(session, user) -> (template, context) | None``; the
+  handläggare's page of återkoppling on their own cases includes each, in order.
 - ``assignment_guards``: callables ``(session, drawn_case_id) -> None`` that raise
   ValidationError when a drawn case may no longer get a new reviewer (its review is signed).
 """
@@ -28,6 +30,7 @@ from kontroll.core.models import Unit, User
 UnitSection = Callable[[Session, User, Unit], tuple[str, dict[str, Any]] | None]
 StartPart = Callable[[Session, User], list[tuple[str, dict[str, Any]]]]
 AssignmentGuard = Callable[[Session, int], None]
+FeedbackSection = Callable[[Session, User], tuple[str, dict[str, Any]] | None]
 
 #: ``session.info`` key of the application's hooks (set by kontroll.db.Database)
 INFO_KEY = "kontroll_hooks"
@@ -39,6 +42,7 @@ class Hooks:
     todo_sources: list[Any] = field(default_factory=list)  # kontroll.core.todos.TodoSource
     start_cards: list[StartPart] = field(default_factory=list)
     assignment_guards: list[AssignmentGuard] = field(default_factory=list)
+    feedback_sections: list[FeedbackSection] = field(default_factory=list)
 
 
 def hooks_of(session: Session) -> Hooks:

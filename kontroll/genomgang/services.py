@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import and_, case, delete, func, insert, literal, select, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import object_session as session_of
 
 from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
@@ -42,7 +43,7 @@ from kontroll.core.permissions import (
     job_holders_clause,
 )
 from kontroll.core.swedish import count
-from kontroll.db import utcnow
+from kontroll.db import UTCDateTime, utcnow
 from kontroll.genomgang.models import (
     Genomgang,
     GenomgangFeedback,
@@ -197,6 +198,8 @@ class Progress:
     brist: int
     #: (key, label, done, total, brist)
     per_handlaggare: list[tuple[str, str, int, int, int]] = field(default_factory=list)
+    #: (team or None, label, done, total, brist)
+    per_team: list[tuple[str | None, str, int, int, int]] = field(default_factory=list)
 
 
 def _filters(genomgang: Genomgang, handlaggare: str | None, team: str | None, status: str | None) -> list[Any]:
@@ -244,7 +247,13 @@ def progress(session: Session, genomgang: Genomgang) -> Progress:
         .where(SnapshotCase.snapshot_id == genomgang.snapshot_id).group_by(key).order_by(key)
     ).all()
     per = [(r[0], handlaggare_rules.label(r[1], r[2]), int(r[3]), int(r[4]), int(r[5] or 0)) for r in rows]
-    return Progress(sum(p[2] for p in per), sum(p[3] for p in per), sum(p[4] for p in per), per)
+    teams = session.execute(
+        _joined(genomgang, SnapshotCase.team, func.count(GenomgangResult.id), func.count(SnapshotCase.id),
+                func.sum(case((GenomgangResult.result == ResultValue.BRIST.value, 1), else_=0)))
+        .where(SnapshotCase.snapshot_id == genomgang.snapshot_id).group_by(SnapshotCase.team).order_by(SnapshotCase.team)
+    ).all()
+    per_team = [(r[0], handlaggare_rules.team_label(r[0]), int(r[1]), int(r[2]), int(r[3] or 0)) for r in teams]
+    return Progress(sum(p[2] for p in per), sum(p[3] for p in per), sum(p[4] for p in per), per, per_team)
 
 
 def teams_in(session: Session, genomgang: Genomgang) -> list[str]:
@@ -280,7 +289,16 @@ def next_open_case(session: Session, genomgang: Genomgang, after_ref: str, handl
 
 
 def _check_open_participant(actor: User, genomgang: Genomgang) -> None:
+    """The actor takes part in the open genomgång. The genomgång's row is locked first (on
+    PostgreSQL; SQLite serialises every write anyway), so that results, återkoppling and the
+    closing of one genomgång happen one after the other: a result is never recorded in a
+    genomgång closed meanwhile, and two participants never insert the same case's result."""
     _require(actor, Perm.PERFORM_GENOMGANG, genomgang.unit_id, "Bara förste socialsekreterare i enheten genomför genomgångar.")
+    db = session_of(genomgang)
+    assert db is not None, "a genomgång of a session"
+    state = db.scalar(select(Genomgang.state).where(Genomgang.id == genomgang.id).with_for_update())
+    if state != genomgang.state:
+        db.refresh(genomgang)
     if genomgang.is_closed:
         raise ValidationError("Genomgången är stängd och kan inte ändras.")
     if not genomgang.is_started:
@@ -353,6 +371,36 @@ def record_result(session: Session, actor: User, genomgang: Genomgang, snapshot_
     return row
 
 
+def record_remaining(session: Session, actor: User, genomgang: Genomgang, *, handlaggare: str | None = None,
+                     team: str | None = None, expected: int | None = None) -> int:
+    """Record ”Utan anmärkning” for every case of the work list's selection (a handläggare,
+    a team, or the whole list) that has no result yet: one statement, one audit entry naming
+    the cases. ``expected`` is the number the participant saw and confirmed; when another
+    participant has recorded results meanwhile the numbers differ, and nothing is recorded."""
+    _check_open_participant(actor, genomgang)
+    where = _filters(genomgang, handlaggare, team, "kvar")
+    refs = list(session.scalars(_joined(genomgang, SnapshotCase.case_ref).where(*where).order_by(SnapshotCase.case_ref)))
+    if not refs:
+        raise ValidationError("Alla ärenden i urvalet har redan ett resultat.")
+    if expected is not None and expected != len(refs):
+        raise ValidationError(f"Antalet ärenden utan resultat i urvalet har ändrats sedan du valde (nu {len(refs)}, "
+                              f"inte {expected}). Se över listan och försök igen.")
+    now = utcnow()
+    source = _joined(genomgang, literal(genomgang.id), SnapshotCase.id, literal(ResultValue.UTAN_ANMARKNING.value),
+                     literal(actor.id), literal(now, UTCDateTime)).where(*where)
+    session.execute(insert(GenomgangResult).from_select(
+        ["genomgang_id", "snapshot_case_id", "result", "recorded_by_id", "recorded_dt"], source))
+    session.flush()
+    details: dict[str, Any] = {"result": ResultValue.UTAN_ANMARKNING.value, "count": len(refs), "cases": refs}
+    if handlaggare:
+        details["handlaggare"] = handlaggare
+    if team:
+        details["team"] = team
+    audit.record(session, actor, "genomgang.results", object_type="genomgang", object_id=genomgang.id,
+                 unit=genomgang.unit_id, details=details)
+    return len(refs)
+
+
 # --- återkoppling ---------------------------------------------------------------------------------
 
 
@@ -376,6 +424,15 @@ def record_feedback(session: Session, actor: User, genomgang: Genomgang, handlag
     session.flush()
     audit.record(session, actor, "genomgang.feedback", object_type="genomgang", object_id=genomgang.id, unit=genomgang.unit_id,
                  details={"handlaggare": handlaggare_key, "given_on": day})
+    handlaggare = list(session.scalars(
+        select(User).where(User.id.in_(
+            select(SnapshotCase.handlaggare_user_id).where(SnapshotCase.snapshot_id == genomgang.snapshot_id,
+                                                           handlaggare_key_expr() == handlaggare_key)))))
+    notify_each(session, [u for u in handlaggare if u.id != actor.id], key=f"genomgang_feedback:{fb.id}",
+                kind="feedback_given", title=f"Återkoppling från genomgången {genomgang.planned_on.isoformat()}",
+                body=f"{actor.full_name} har registrerat återkopplingen till dig från genomgången av alla ärenden "
+                     f"({day.isoformat()}). Du ser resultatet för dina ärenden på sidan.",
+                link=page_path("reviews.my_feedback", session=session))
     return fb
 
 
@@ -385,6 +442,75 @@ def feedback_by_handlaggare(session: Session, genomgang: Genomgang) -> dict[str,
                               .order_by(GenomgangFeedback.given_on, GenomgangFeedback.id)):
         out.setdefault(fb.handlaggare_key, []).append(fb)
     return out
+
+
+# --- the handläggare's view ---------------------------------------------------------------------
+
+
+@dataclass
+class HandlaggareBrist:
+    case_ref: str
+    area_title: str
+    comment: str | None
+
+
+@dataclass
+class MyGenomgang:
+    """One genomgång as a handläggare sees it: their cases in it, the brister found in them and
+    the återkoppling given to them."""
+
+    genomgang: Genomgang
+    unit_code: str
+    cases: int
+    done: int
+    brister: list[HandlaggareBrist] = field(default_factory=list)
+    feedback: list[GenomgangFeedback] = field(default_factory=list)
+
+    @property
+    def cases_with_brist(self) -> int:
+        return len({b.case_ref for b in self.brister})
+
+
+def for_handlaggare(session: Session, user: User) -> list[MyGenomgang]:
+    """The started and closed genomgångar with cases that ``user`` handles (as linked in the
+    genomgång's snapshot), in the units where they receive återkoppling, newest first. Four
+    queries, whatever the number of genomgångar."""
+    units = [a.unit_id for a in user.role_assignments
+             if a.unit_id is not None and can(user, Perm.RECEIVE_FEEDBACK, a.unit_id)]
+    if not units:
+        return []
+    mine = and_(SnapshotCase.snapshot_id == Genomgang.snapshot_id, SnapshotCase.handlaggare_user_id == user.id)
+    counted = session.execute(
+        select(Genomgang, Unit.code, func.count(SnapshotCase.id), func.count(GenomgangResult.id))
+        .join(Unit, Unit.id == Genomgang.unit_id).join(SnapshotCase, mine)
+        .outerjoin(GenomgangResult, and_(GenomgangResult.genomgang_id == Genomgang.id,
+                                         GenomgangResult.snapshot_case_id == SnapshotCase.id))
+        .where(Genomgang.unit_id.in_(units), Genomgang.state != GenomgangState.PLANERAD.value)
+        .group_by(Genomgang.id, Unit.code).order_by(Genomgang.planned_on.desc(), Genomgang.id.desc())
+    ).all()
+    rows = {g.id: MyGenomgang(g, code, int(n), int(done)) for g, code, n, done in counted}
+    if not rows:
+        return []
+    for gid, ref, title, comment in session.execute(
+        select(GenomgangResult.genomgang_id, SnapshotCase.case_ref, Brist.area_title, Brist.comment)
+        .join(GenomgangResult, GenomgangResult.id == Brist.genomgang_result_id)
+        .join(SnapshotCase, SnapshotCase.id == GenomgangResult.snapshot_case_id)
+        .where(GenomgangResult.genomgang_id.in_(rows), SnapshotCase.handlaggare_user_id == user.id)
+        .order_by(SnapshotCase.case_ref, Brist.id)
+    ):
+        rows[gid].brister.append(HandlaggareBrist(ref, title, comment))
+    keys = session.execute(
+        select(Genomgang.id, handlaggare_key_expr()).join(SnapshotCase, mine)
+        .where(Genomgang.id.in_(rows)).distinct()
+    ).all()
+    if keys:
+        for fb in session.scalars(
+            select(GenomgangFeedback)
+            .where(tuple_(GenomgangFeedback.genomgang_id, GenomgangFeedback.handlaggare_key).in_(keys))
+            .order_by(GenomgangFeedback.given_on, GenomgangFeedback.id)
+        ):
+            rows[fb.genomgang_id].feedback.append(fb)
+    return list(rows.values())
 
 
 # --- closing ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from kontroll.core.errors import ValidationError
 from kontroll.core.models import Unit, User
 from kontroll.core.periods import late_after_months, period_label
 from kontroll.core.permissions import Perm, can
+from kontroll.core.swedish import count
 from kontroll.core.timezone import local_today
 from kontroll.core.web import (
     acting_user,
@@ -220,13 +221,60 @@ def work(code: str, genomgang_id: int) -> Response:
     page = Page.of(svc.work_count(db, genomgang, handlaggare=handlaggare, team=team, status=status), svc.PAGE_SIZE)
     rows = svc.work_list(db, genomgang, handlaggare=handlaggare, team=team, status=status, page=page.number)
     prog = svc.progress(db, genomgang)
-    audit.record_view(db, acting_user(), "genomgang.cases_view", object_type="genomgang", object_id=genomgang.id, unit=unit)
+    me = acting_user()
+    may_record = genomgang.is_started and not genomgang.is_closed and me.id in {u.id for u in genomgang.participants}
+    remaining = svc.work_count(db, genomgang, handlaggare=handlaggare, team=team, status="kvar") if may_record else 0
+    audit.record_view(db, me, "genomgang.cases_view", object_type="genomgang", object_id=genomgang.id, unit=unit)
     html = render_template(
         "genomgang/work.html", unit=unit, genomgang=genomgang, rows=rows, total=page.total, page=page.number,
         pages=page.pages, prog=prog, teams=svc.teams_in(db, genomgang), handlaggare=handlaggare,
-        team=team, status=status, results=svc.RESULT_LABELS, labels=svc.STATE_LABELS,
+        team=team, status=status, results=svc.RESULT_LABELS, labels=svc.STATE_LABELS, remaining=remaining,
+        selection=_selection_label(prog, handlaggare, team),
     )
     return Response(html)
+
+
+def _selection_label(prog: svc.Progress, handlaggare: str | None, team: str | None) -> str:
+    """The work list's selection in words: "Anna Andersson (ANAN) i Grupp 1", "Grupp 1", "hela listan"."""
+    names = {key: label for key, label, *_ in prog.per_handlaggare}
+    parts = [names.get(handlaggare, handlaggare) if handlaggare else None, team]
+    return " i ".join(p for p in parts if p) or "hela listan"
+
+
+@bp.post("/enheter/<code>/genomgangar/<int:genomgang_id>/arenden/utan-anmarkning")
+@login_required
+def record_remaining(code: str, genomgang_id: int) -> Response:
+    """”Utan anmärkning” for every case left in the work list's selection, after a confirmation
+    that names how many and which selection."""
+    unit = unit_with(code, Perm.PERFORM_GENOMGANG)
+    genomgang = _genomgang(unit, genomgang_id)
+    if not genomgang.is_started:
+        abort(404)
+    handlaggare = request.form.get("handlaggare") or None
+    team = request.form.get("grupp") or None
+    raw = request.form.get("antal", "")
+    expected = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    back = url_for("genomgang.work", code=unit.code, genomgang_id=genomgang.id, handlaggare=handlaggare, grupp=team)
+    selection = _selection_label(svc.progress(get_session(), genomgang), handlaggare, team)
+    n = expected or 0
+
+    def record(db: Session) -> int:
+        if expected is None:
+            raise ValidationError("Antalet ärenden saknas i formuläret. Öppna arbetslistan igen och försök på nytt.")
+        return svc.record_remaining(db, acting_user(), genomgang, handlaggare=handlaggare, team=team, expected=expected)
+
+    return form_action(
+        record,
+        on_error=back_to(back), then=back,
+        done=lambda done: f"{count(done, 'ärende', 'ärenden')} i {selection} har fått resultatet ”Utan anmärkning”.",
+        confirm=Confirm(
+            title=f"Registrera ”Utan anmärkning” för {count(n, 'ärende', 'ärenden')}?",
+            consequences=(f"{count(n, 'ärende', 'ärenden')} utan resultat i {selection} får resultatet "
+                          "”Utan anmärkning”, registrerat av dig.",
+                          "Gör det bara för ärenden som ni har gått igenom. Ärenden med brist registrerar du ett i taget.",
+                          "Ett enskilt resultat kan ändras så länge genomgången är öppen."),
+            button=f"Ja, registrera {count(n, 'ärende', 'ärenden')} utan anmärkning", back=back),
+    )
 
 
 def _render_case(unit: Unit, genomgang: Genomgang, case_id: int, error: ValidationError | None = None,
@@ -285,6 +333,15 @@ def record(code: str, genomgang_id: int, case_id: int) -> Response:
     return form_action(save, then=then, done=lambda saved: f"Resultatet för {saved[0]} är sparat.",
                        on_error=page_again(lambda err, status: _render_case(
                            unit_or_404(code), _genomgang(unit_or_404(code), genomgang_id), case_id, err, status)))
+
+
+# --- the handläggare's page -----------------------------------------------------------------------
+
+
+def feedback_section(db: Session, user: User) -> tuple[str, dict[str, Any]] | None:
+    """The genomgångar on the handläggare's page of återkoppling: their own cases only."""
+    rows = svc.for_handlaggare(db, user)
+    return ("genomgang/_my_feedback.html", {"rows": rows}) if rows else None
 
 
 # --- the unit page --------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from kontroll.core.actions import (
     unit_with,
 )
 from kontroll.core.errors import ValidationError
+from kontroll.core.hooks import hooks_of
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.periods import Period, late_after_months, period_label
 from kontroll.core.permissions import (
@@ -217,12 +218,13 @@ def feedback(review_id: int) -> Response:
 def my_feedback() -> str:
     if not can_anywhere(acting_user(), Perm.RECEIVE_FEEDBACK):
         raise PermissionDenied("Sidan är för handläggare: den visar återkoppling på dina egna ärenden.")
-    reviews = svc.feedback_for_handlaggare(get_session(), acting_user())
-    if reviews:
-        audit.record_view(get_session(), acting_user(), "feedback.view", object_type="user",
-                          object_id=acting_user().id, unit=None)
+    db, me = get_session(), acting_user()
+    reviews = svc.feedback_for_handlaggare(db, me)
+    sections = [s for s in (provider(db, me) for provider in hooks_of(db).feedback_sections) if s is not None]
+    if reviews or sections:
+        audit.record_view(db, me, "feedback.view", object_type="user", object_id=me.id, unit=None)
     return render_template("reviews/my_feedback.html", reviews=reviews, methods=svc.FEEDBACK_METHODS,
-                           label=period_label)
+                           label=period_label, sections=sections)
 
 
 # --- the unit -----------------------------------------------------------------------------

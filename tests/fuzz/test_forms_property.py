@@ -45,6 +45,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from kontroll.cases.parsing import FIELDS
+from kontroll.core.actions import CONFIRMED_FIELD
 from kontroll.core.models import Role
 from kontroll.reviews.services import FEEDBACK_METHODS
 from tests.support.app import PASSWORD
@@ -368,6 +369,11 @@ ROUTES: dict[str, Route] = {
     "genomgang.close": Route(
         "forste", params=lambda s: {"code": code_param(),
                                     "genomgang_id": id_param([s.genomgang_started] * 3 + [s.genomgang_planned], s)}),
+    "genomgang.record_remaining": Route(
+        "forste", params=lambda s: {"code": code_param(),
+                                    "genomgang_id": id_param([s.genomgang_started] * 3 + [s.genomgang_planned], s)},
+        fields=lambda s: {"handlaggare": value("ANAN", "BOBO", ""), "grupp": value("Grupp 1", "Grupp 2", ""),
+                          "antal": value("6", "12", "0", "5")}),
     "genomgang.record": Route(
         "forste", params=lambda s: {"code": code_param(),
                                     "genomgang_id": id_param([s.genomgang_started] * 3 + [s.genomgang_planned], s),
@@ -390,6 +396,8 @@ def draw_body(data: st.DataObject, route: Route, scene: Scene) -> dict[str, Any]
         if data.draw(st.integers(0, 9), label=f"has {name}") == 0:
             continue  # a missing field now and then
         body[name] = data.draw(strategy, label=name)
+    # an action that asks first acts on the confirmation's answer: mostly given, sometimes not or garbled
+    body[CONFIRMED_FIELD] = data.draw(value("ja", "ja", "ja", "nej"), label=CONFIRMED_FIELD)
     extra = data.draw(st.dictionaries(st.text(min_size=1, max_size=12), NASTY, max_size=2), label="extra fields")
     for k, v in extra.items():
         body.setdefault(k, v)
