@@ -58,6 +58,7 @@ def hooks() -> Hooks:
         start_cards=[sampling_views.start_cards, reviews_views.start_cards, reports_views.start_cards],
         assignment_guards=[no_new_reviewer_after_signing],
         feedback_sections=[genomgang_feedback],
+        nav_items=[reviews_views.nav_items],
     )
 
 

@@ -13,6 +13,8 @@ on the order in which modules happen to be imported.
   decides from permissions, never from role names.
 - ``feedback_sections``: callables ``(session, user) -> (template, context) | None``; the
   handläggare's page of återkoppling on their own cases includes each, in order.
+- ``nav_items``: callables ``(session, user) -> [NavItem, …]``: links a feature adds to the
+  top menu for this person (e.g. "Mina granskningar" with how many and by when).
 - ``assignment_guards``: callables ``(session, drawn_case_id) -> None`` that raise
   ValidationError when a drawn case may no longer get a new reviewer (its review is signed).
 """
@@ -32,6 +34,21 @@ StartPart = Callable[[Session, User], list[tuple[str, dict[str, Any]]]]
 AssignmentGuard = Callable[[Session, int], None]
 FeedbackSection = Callable[[Session, User], tuple[str, dict[str, Any]] | None]
 
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the top menu: its text, where it leads, the endpoint that marks it current,
+    and a short badge (e.g. "2 · senast 2027-01-31") with its words for a screen reader."""
+
+    label: str
+    url: str
+    endpoint: str
+    badge: str | None = None
+    badge_words: str | None = None
+
+
+NavSource = Callable[[Session, User], list[NavItem]]
+
 #: ``session.info`` key of the application's hooks (set by kontroll.db.Database)
 INFO_KEY = "kontroll_hooks"
 
@@ -43,6 +60,7 @@ class Hooks:
     start_cards: list[StartPart] = field(default_factory=list)
     assignment_guards: list[AssignmentGuard] = field(default_factory=list)
     feedback_sections: list[FeedbackSection] = field(default_factory=list)
+    nav_items: list[NavSource] = field(default_factory=list)
 
 
 def hooks_of(session: Session) -> Hooks:

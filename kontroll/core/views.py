@@ -145,8 +145,10 @@ def audit_log() -> str:
 def _layout_context() -> dict[str, object]:
     user = g.get("user")
     try:
-        nav_units = units_where(get_session(), user, Perm.VIEW_UNIT) if user else []
+        db = get_session()
+        nav_units = units_where(db, user, Perm.VIEW_UNIT) if user else []
+        nav_items = [item for source in hooks_of(db).nav_items for item in source(db, user)] if user else []
     except Exception:  # the database may be the reason we render an error page
-        nav_units = []
-    return {"organisation": current_app.config["ORGANISATION_NAME"], "nav_units": nav_units}
+        nav_units, nav_items = [], []
+    return {"organisation": current_app.config["ORGANISATION_NAME"], "nav_units": nav_units, "nav_items": nav_items}
 

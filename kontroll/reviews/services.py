@@ -67,7 +67,7 @@ __all__ = [  # the feature's services, with brister and åtgärder
     "Overview", "OverviewRow", "answers_from_form", "answers_of", "areas_in_unit", "atgarder_for_unit",
     "brister_for_unit", "complete_atgard", "confirming_reviews", "feedback_for_handlaggare", "handlaggare_id",
     "is_current_reviewer", "may_complete_atgard", "may_see_atgard", "may_verify_atgard", "may_view_review",
-    "late_reviews", "month_overview", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review",
+    "late_reviews", "month_overview", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review", "open_reviews_due",
     "overdue_atgarder", "record_feedback", "review_for_assignment", "save_draft", "sign",
     "verify_atgard",
 ]
@@ -104,6 +104,12 @@ def my_cases(session: Session, user: User) -> list[MyCase]:
         select(Review).where(Review.assignment_id.in_([a.id for _, a in rows]))
     )} if rows else {}
     return [MyCase(dc, reviews.get(a.id)) for dc, a in rows]
+
+
+def open_reviews_due(session: Session, user: User, late_after_months: int) -> list[dt.date]:
+    """The day by which each of ``user``'s unfinished reviews must be klarmarkerad."""
+    return [Period.parse(c.drawn_case.draw.period).deadline(late_after_months)
+            for c in my_cases(session, user) if c.state != ReviewState.KLAR]
 
 
 def open_count(session: Session, user: User) -> int:

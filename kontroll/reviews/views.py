@@ -31,7 +31,7 @@ from kontroll.core.actions import (
     unit_with,
 )
 from kontroll.core.errors import ValidationError
-from kontroll.core.hooks import hooks_of
+from kontroll.core.hooks import NavItem, hooks_of
 from kontroll.core.models import RoleAssignment, Unit, User
 from kontroll.core.periods import Period, late_after_months, period_label
 from kontroll.core.permissions import (
@@ -89,6 +89,17 @@ def start_cards(db: Session, user: User) -> list[tuple[str, dict[str, Any]]]:
 # --- the reviewer ---------------------------------------------------------------------------
 
 
+def nav_items(db: Session, user: User) -> list[NavItem]:
+    """"Mina granskningar" in the top menu while the person has reviews to finish: how many,
+    and the earliest day by which one must be klarmarkerad."""
+    due = svc.open_reviews_due(db, user, late_after_months(current_app.config))
+    if not due:
+        return []
+    first = min(due)
+    return [NavItem("Mina granskningar", url_for("reviews.mine"), "reviews.mine", f"{len(due)} · senast {first.isoformat()}",
+                    f"att klarmarkera, den första senast {first.isoformat()}")]
+
+
 @bp.get("/granskningar")
 @login_required
 def mine() -> str:
@@ -103,8 +114,10 @@ def mine() -> str:
             checklists.check_unchanged(db, _template())
         except ValidationError as err:
             problem = err.message
+    months = late_after_months(current_app.config)
     return render_template("reviews/mine.html", cases=cases, labels=svc.STATE_LABELS, label=period_label,
-                           problem=problem)
+                           problem=problem, deadline=lambda period: Period.parse(period).deadline(months),
+                           today=local_today())
 
 
 @bp.route("/granskningar/arende/<int:drawn_case_id>", methods=["GET", "POST"])

@@ -31,7 +31,9 @@ def test_answer_the_full_stickprov_template(page):
     page.get_by_role("button", name="Logga ut").click()
 
     login_as(page, reviewer)
-    page.get_by_role("link", name="Mina granskningar").click()
+    menu = page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name=re.compile(r"^Mina granskningar"))
+    expect(menu).to_contain_text(re.compile(r"\d+ · senast \d{4}-\d{2}-\d{2}"))
+    menu.click()
     check_page(page, "review-mine")
     page.get_by_role("link", name=f"Granska {case_ref}").click()
     check_page(page, "review-start")
