@@ -38,14 +38,19 @@ def hooks() -> Hooks:
     """The application's hooks, in order."""
     from kontroll.cases.views import unit_section as case_list_section
     from kontroll.checklists import todos as checklists_todos
+    from kontroll.core.models import ROLE_LABELS
     from kontroll.genomgang import todos as genomgang_todos
+    from kontroll.genomgang.services import RESULT_LABELS
     from kontroll.genomgang.views import feedback_section as genomgang_feedback
     from kontroll.genomgang.views import unit_section as genomgang_section
     from kontroll.reports import todos as reports_todos
     from kontroll.reports import views as reports_views
     from kontroll.reviews import todos as reviews_todos
     from kontroll.reviews import views as reviews_views
-    from kontroll.reviews.services import no_new_reviewer_after_signing
+    from kontroll.reviews.services import (
+        FEEDBACK_METHODS,
+        no_new_reviewer_after_signing,
+    )
     from kontroll.reviews.views import unit_section as reviews_section
     from kontroll.sampling import todos as sampling_todos
     from kontroll.sampling import views as sampling_views
@@ -59,6 +64,8 @@ def hooks() -> Hooks:
         assignment_guards=[no_new_reviewer_after_signing],
         feedback_sections=[genomgang_feedback],
         nav_items=[reviews_views.nav_items],
+        audit_values={"method": FEEDBACK_METHODS, "result": RESULT_LABELS,
+                      "role": {role.value: label for role, label in ROLE_LABELS.items()}},
     )
 
 

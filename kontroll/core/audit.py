@@ -102,14 +102,15 @@ def record(
 
 
 def record_view(
-    session: Session, actor: User, action: str, *, object_type: str, object_id: Any, unit: Unit | int | None
+    session: Session, actor: User, action: str, *, object_type: str, object_id: Any, unit: Unit | int | None,
+    details: dict[str, Any] | None = None,
 ) -> None:
     """Record that ``actor`` looked at a case-level page, and commit at once.
 
     Case-level pages show information under socialtjänstsekretess; who saw what is part of
     the audit trail (docs/architecture.md). A GET view calls this after its permission checks.
     """
-    record(session, actor, action, object_type=object_type, object_id=object_id, unit=unit)
+    record(session, actor, action, object_type=object_type, object_id=object_id, unit=unit, details=details)
     session.commit()
 
 
@@ -251,9 +252,13 @@ class LogSearch:
     obj: str = ""
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    #: the reader sees only these units' entries (None: the whole log)
+    within_units: list[int] | None = None
 
     def query(self, tz: dt.tzinfo) -> Select[tuple[AuditEntry]]:
         query = select(AuditEntry)
+        if self.within_units is not None:
+            query = query.where(AuditEntry.unit_id.in_(self.within_units))
         if self.action:
             query = query.where(AuditEntry.action == self.action)
         if self.actor:
@@ -261,10 +266,13 @@ class LogSearch:
         if self.unit_id is not None:
             query = query.where(AuditEntry.unit_id == self.unit_id)
         if self.obj:
+            # an object by its id ("draw 12"), or a case reference anywhere: the entry's object, or
+            # a value in its details ("case": …, "cases": […]), quoted as the details store it
             kind, _, ident = self.obj.partition(" ")
             query = query.where(
                 or_(AuditEntry.object_id == self.obj[:64],
-                    and_(AuditEntry.object_type == kind, AuditEntry.object_id == ident.strip()[:64]))
+                    and_(AuditEntry.object_type == kind, AuditEntry.object_id == ident.strip()[:64]),
+                    AuditEntry.details.contains(json.dumps(self.obj, ensure_ascii=False), autoescape=True))
             )
         if self.date_from:
             query = query.where(AuditEntry.occurred_dt >= dt.datetime.combine(self.date_from, dt.time(), tz))
@@ -362,3 +370,69 @@ ACTION_LABELS: dict[str, str] = {
     "backup.create": "Säkerhetskopia gjord",
     "backup.restore": "Databasen återställd från säkerhetskopia",
 }
+
+
+# --- the log in words ---------------------------------------------------------------------------
+
+#: what an object is called on the log page
+OBJECT_LABELS: dict[str, str] = {
+    "api_token": "API-nyckel", "assessment": "Bedömning", "atgard": "Åtgärd", "case": "Ärende",
+    "case_list_snapshot": "Ärendelista", "database": "Databas", "draw": "Stickprov", "drawn_case": "Draget ärende",
+    "genomgang": "Genomgång", "period": "Månad", "review": "Granskning", "team": "Grupp",
+    "template_version": "Mallversion", "unit": "Enhet", "user": "Användare",
+}
+
+#: Swedish labels of the details' keys; a key without a label is shown as it is stored
+DETAIL_LABELS: dict[str, str] = {
+    "areas": "Områden", "brister": "Brister", "case": "Ärende", "case_system_id": "Signatur", "cases": "Ärenden",
+    "changed": "Ändrat", "code": "Kod", "confirming_review": "Bekräftande granskning", "count": "Antal",
+    "due_date": "Klart senast", "efter": "Efter", "failures": "Misslyckade försök", "fel": "Fel",
+    "filename": "Fil", "fore": "Före", "given_on": "Datum", "handlaggare": "Handläggare", "kolumn": "Kolumn",
+    "label": "Namn", "lead": "Gruppledare", "maskering": "Maskering", "method": "Sätt", "metod": "Metod",
+    "name": "Namn", "nasta_steg": "Nästa steg", "note": "Anteckning", "ok": "Stämmer", "orsak": "Orsak",
+    "override_rule": "Undantag från regel", "owner": "Ansvarig", "planned_on": "Planerad till", "rad": "Rad",
+    "reason": "Motivering", "result": "Resultat", "reviewer": "Granskare", "role": "Roll", "rows": "Rader",
+    "sessions_ended": "Avslutade sessioner", "snapshot": "Ärendelista", "snapshot_id": "Ärendelista",
+    "snapshot_sha256": "Kontrollsumma för listan", "source": "Källa", "steg": "Steg", "supersedes": "Ersätter",
+    "tabell": "Tabell", "team": "Grupp", "template": "Mall", "template_version": "Mallversion", "tid": "Tid",
+    "unit": "Enhet", "units": "Enheter", "username": "Användarnamn", "users": "Användare",
+    "var_pasla": "Var påslagen", "version": "Version", "year": "År", "period": "Månad", "seed": "Slumptal",
+    "replaces": "Ersätter", "override_reason": "Motivering till undantag", "answered": "Besvarade frågor",
+    "verified_note": "Verifiering", "given_to": "Till", "participants": "Deltagare", "planned": "Planerad",
+}
+
+#: the longest list shown whole; longer ones show their start and how many there are
+LIST_SHOWN = 12
+
+
+def object_words(entry: AuditEntry, details: dict[str, Any]) -> str:
+    """The entry's object by name: "Granskning av EB-2025-017287", "Genomgång 4", "Ärende EB-1"."""
+    if not entry.object_type:
+        return ""
+    label = OBJECT_LABELS.get(entry.object_type, entry.object_type)
+    case = details.get("case")
+    if entry.object_type in ("review", "drawn_case") and isinstance(case, str):
+        return f"{label} av {case}"
+    return f"{label} {entry.object_id or ''}".strip()
+
+
+def detail_words(details: dict[str, Any], value_words: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """(label, value) for each detail worth showing, in Swedish: yes/no for truth values, the
+    feature's words for its coded values (``value_words[key][value]``), lists joined, nothing
+    for an empty value."""
+    out: list[tuple[str, str]] = []
+    for key, value in details.items():
+        if value is None or value == [] or value == "":
+            continue
+        words = value_words.get(key, {})
+        if isinstance(value, bool):
+            text = "ja" if value else "nej"
+        elif isinstance(value, list):
+            shown = [words.get(str(v), str(v)) for v in value[:LIST_SHOWN]]
+            text = ", ".join(shown) + (f" … ({len(value)} i allt)" if len(value) > LIST_SHOWN else "")
+        elif isinstance(value, dict):
+            text = ", ".join(f"{DETAIL_LABELS.get(k, k)} {v}" for k, v in value.items())
+        else:
+            text = words.get(str(value), str(value))
+        out.append((DETAIL_LABELS.get(key, key), text))
+    return out

@@ -15,6 +15,8 @@ on the order in which modules happen to be imported.
   handläggare's page of återkoppling on their own cases includes each, in order.
 - ``nav_items``: callables ``(session, user) -> [NavItem, …]``: links a feature adds to the
   top menu for this person (e.g. "Mina granskningar" with how many and by when).
+- ``audit_values``: ``{detail key: {stored value: Swedish words}}`` for the coded values a
+  feature writes in the audit log's details (``method: vid_mote`` reads "Vid möte").
 - ``assignment_guards``: callables ``(session, drawn_case_id) -> None`` that raise
   ValidationError when a drawn case may no longer get a new reviewer (its review is signed).
 """
@@ -61,6 +63,7 @@ class Hooks:
     assignment_guards: list[AssignmentGuard] = field(default_factory=list)
     feedback_sections: list[FeedbackSection] = field(default_factory=list)
     nav_items: list[NavSource] = field(default_factory=list)
+    audit_values: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def hooks_of(session: Session) -> Hooks:

@@ -63,7 +63,8 @@ def open_atgard(session: Session, actor: User, unit: Unit, brist_ids: list[int],
     session.add(atgard)
     session.flush()
     audit.record(session, actor, "atgard.create", object_type="atgard", object_id=atgard.id, unit=unit,
-                 details={"brister": sorted(b.id for b in brister), "owner": owner.username, "due_date": due_date})
+                 details={"brister": sorted(b.id for b in brister), "cases": _case_refs(atgard),
+                          "owner": owner.username, "due_date": due_date})
     if owner.id != actor.id:
         notify(session, owner, kind="atgard_assigned", dedupe_key=f"atgard_assigned:{atgard.id}:{owner.id}",
                title=f"Du är ansvarig för en åtgärd i {unit.code}: {_short(description)}",
@@ -97,6 +98,12 @@ def may_verify_atgard(user: User, atgard: Atgard) -> bool:
             and user.id != atgard.owner_id)
 
 
+def _case_refs(atgard: Atgard) -> list[str]:
+    """The cases the åtgärd's brister were found in: its audit entries name them, so the log
+    filtered by a case reference shows what was done about it."""
+    return sorted({b.case_ref for b in atgard.brister})
+
+
 def confirming_reviews(session: Session, atgard: Atgard) -> list[Review]:
     """Reviews that may confirm the åtgärd worked: signed in its unit after it was opened."""
     return list(session.scalars(
@@ -121,7 +128,7 @@ def complete_atgard(session: Session, actor: User, atgard: Atgard, note: str) ->
     atgard.done_note = note
     session.flush()
     audit.record(session, actor, "atgard.done", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
-                 details={"note": note})
+                 details={"note": note, "cases": _case_refs(atgard)})
     unit = session.get(Unit, atgard.unit_id)
     notify_each(session, [u for u in job_holders(session, Job.ATGARD_VERIFIER, atgard.unit_id)
                           if u.id not in (atgard.owner_id, actor.id)],
@@ -156,7 +163,8 @@ def verify_atgard(session: Session, actor: User, atgard: Atgard, note: str,
     atgard.confirming_review_id = confirming_review.id if confirming_review else None
     session.flush()
     audit.record(session, actor, "atgard.verify", object_type="atgard", object_id=atgard.id, unit=atgard.unit_id,
-                 details={"note": atgard.verified_note, "confirming_review": atgard.confirming_review_id})
+                 details={"note": atgard.verified_note, "confirming_review": atgard.confirming_review_id,
+                          "cases": _case_refs(atgard)})
     unit = session.get(Unit, atgard.unit_id)
     notify(session, atgard.owner_id, kind="atgard_verified", dedupe_key=f"atgard_verified:{atgard.id}",
            title=f"Din åtgärd i {unit.code} är verifierad: {_short(atgard.description)}",

@@ -304,7 +304,7 @@ def record_feedback(session: Session, actor: User, review: Review, given_on: str
     session.add(row)
     session.flush()
     audit.record(session, actor, "review.feedback", object_type="review", object_id=review.id, unit=review.unit_id,
-                 details={"given_on": day, "method": method})
+                 details={"case": review.drawn_case.case_ref, "given_on": day, "method": method})
     handlaggare = handlaggare_id(review)
     if handlaggare is not None:
         notify(session, handlaggare, kind="feedback_given", dedupe_key=f"feedback_given:{row.id}",

@@ -180,7 +180,7 @@ def _render_review(review: Review, answers: svc.Answers | None = None, error: Va
 def review(review_id: int) -> Response:
     loaded = _load_review(review_id)
     audit.record_view(get_session(), acting_user(), "review.view", object_type="review", object_id=loaded.id,
-                      unit=loaded.drawn_case.draw.unit_id)
+                      unit=loaded.drawn_case.draw.unit_id, details={"case": loaded.drawn_case.case_ref})
     return _render_review(loaded)
 
 
@@ -357,7 +357,7 @@ def atgard_detail(code: str, atgard_id: int) -> Response:
     if not svc.may_see_atgard(acting_user(), atgard):
         abort(404)
     audit.record_view(get_session(), acting_user(), "atgard.view", object_type="atgard", object_id=atgard.id,
-                      unit=unit)
+                      unit=unit, details={"cases": sorted({b.case_ref for b in atgard.brister})})
     return _render_atgard(unit, _atgard(unit, atgard_id))
 
 
