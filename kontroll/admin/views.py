@@ -21,7 +21,7 @@ from kontroll.core import users as user_svc
 from kontroll.core.actions import Confirm, form_action, of_unit, page_again
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
-from kontroll.core.permissions import Job, Perm, job_holders_clause
+from kontroll.core.permissions import Job, Perm, job_holders_clause, role_conflict
 from kontroll.core.web import (
     acting_user,
     form_id,
@@ -102,6 +102,7 @@ def _render_user(user: User, error: ValidationError | None = None, status: int =
         units=_units(),
         roles=list(Role),
         org_wide_roles=ORG_WIDE_ROLES,
+        conflict=role_conflict({a.role for a in user.role_assignments}),
         error=error,
         form=request.form if error else {},
         sso_enabled=sso.is_enabled(current_app.config),

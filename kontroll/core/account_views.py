@@ -23,7 +23,9 @@ from flask import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from kontroll.core import audit, auth, sso, totp
+from kontroll.core import audit, auth, sso, totp, users
+from kontroll.core.actions import form_action, page_again
+from kontroll.core.swedish import count
 from kontroll.core.errors import ValidationError
 from kontroll.core.models import User
 from kontroll.core.web import (
@@ -258,6 +260,36 @@ def logout() -> Response:
         end_login_session()
         db.commit()
     return redirect(url_for("account.login", utloggad=1))
+
+
+# --- my account ------------------------------------------------------------------------------
+
+
+def _account_page(error: ValidationError | None = None, status: int = 200) -> Response:
+    user = current_user()
+    assert user is not None
+    return Response(render_template("core/account.html", user=user, error=error), status=status)
+
+
+@bp.get("/mitt-konto")
+@login_required
+def account() -> Response:
+    return _account_page()
+
+
+@bp.post("/mitt-konto/losenord")
+@login_required
+def change_password() -> Response:
+    user = current_user()
+    assert user is not None
+    return form_action(
+        lambda db: users.change_own_password(db, user, request.form.get("current_password", ""),
+                                             request.form.get("new_password", ""),
+                                             request.form.get("repeat_password", ""), current_session()),
+        on_error=page_again(_account_page), then=url_for("account.account"),
+        done=lambda ended: "Ditt lösenord är bytt." + (
+            f" Du har loggats ut på {count(ended, 'annan plats', 'andra platser')}." if ended else ""),
+    )
 
 
 # --- my account: TOTP --------------------------------------------------------------------

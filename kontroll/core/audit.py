@@ -302,6 +302,7 @@ def _request_ip() -> str | None:
 #: Swedish descriptions of actions for the audit log page.
 ACTION_LABELS: dict[str, str] = {
     "login.success": "Inloggning",
+    "user.password_own": "Bytte sitt eget lösenord",
     "login.failure": "Misslyckad inloggning",
     "login.locked": "Inloggning nekad: kontot är spärrat",
     "login.inactive": "Inloggning nekad: kontot är avstängt",

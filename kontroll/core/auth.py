@@ -85,6 +85,11 @@ def password_problem(password: str, personal: tuple[str, ...] = ()) -> str | Non
     return None
 
 
+def password_matches(stored: str, password: str) -> bool:
+    """Whether ``password`` is the one ``stored`` was made from (a logged-in user confirming it)."""
+    return _verify(stored, password)
+
+
 def _verify(stored: str | None, password: str) -> bool:
     global _dummy_hash
     if stored is None:

@@ -113,6 +113,24 @@ PERMISSIONS: dict[Perm, frozenset[Role]] = {
 }
 
 
+#: roles that only work for the whole organisation: a systemadministratör manages users and units
+#: everywhere, so the role in one unit would give nothing
+ORG_ONLY_ROLES = frozenset({R.SYSTEMADMINISTRATOR})
+
+#: the roles whose holders do the work a revisor examines (they may review or go through cases)
+EXAMINED_ROLES = JOB_ROLES[Job.REVIEWER] | JOB_ROLES[Job.GENOMGANG_PARTICIPANT]
+
+
+def role_conflict(roles: set[Role]) -> str | None:
+    """A warning when one person holds both a role whose work is examined and the revisor's
+    role: the revisor would examine their own work (självgranskning)."""
+    if R.REVISOR in roles and roles & EXAMINED_ROLES:
+        names = ", ".join(sorted(r.label.lower() for r in roles & EXAMINED_ROLES))
+        return (f"Personen är både revisor och {names}. En revisor ska inte granska sitt eget arbete "
+                "(självgranskning); ge revisorsrollen till någon annan om det går.")
+    return None
+
+
 def may_draw(user: User | None, unit: Unit) -> bool:
     """Only the role the unit is configured with draws: sektionschef, or administratör."""
     return unit.drawer_role in roles_in(user, unit)

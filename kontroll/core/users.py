@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from kontroll.core import audit, auth
 from kontroll.core.errors import ValidationError
-from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User
-from kontroll.core.permissions import DRAWER_ROLES, JOB_ROLE_TEXT, Job, may_hold
+from kontroll.core.models import ORG_WIDE_ROLES, Role, RoleAssignment, Team, Unit, User, UserSession
+from kontroll.core.permissions import DRAWER_ROLES, JOB_ROLE_TEXT, ORG_ONLY_ROLES, Job, may_hold
 from kontroll.privacy.guard import check_text
 
 Actor = User | str
@@ -177,6 +177,35 @@ def set_password(session: Session, actor: Actor, user: User, password: str) -> i
     return ended
 
 
+def change_own_password(session: Session, user: User, current: str, new: str, repeated: str,
+                        keep: UserSession | None) -> int:
+    """A local user changes their own password: the current one is required, the new one is
+    typed twice and meets the password rules, and every other session of the user ends (the
+    one in ``keep`` stays). Returns the sessions ended."""
+    if user.password_hash is None:
+        raise ValidationError("Du loggar in med organisationens konto. Lösenordet byter du där.")
+    if not auth.password_matches(user.password_hash, current or ""):
+        raise ValidationError("Det nuvarande lösenordet stämmer inte.", "current_password")
+    if (new or "") != (repeated or ""):
+        raise ValidationError("Det nya lösenordet och upprepningen är inte lika. Skriv samma lösenord två gånger.",
+                              "repeat_password")
+    if new == current:
+        raise ValidationError("Välj ett nytt lösenord, inte det du har nu.", "new_password")
+    problem = auth.password_problem(new or "", (user.username, user.full_name, user.email or "",
+                                                user.case_system_id or ""))
+    if problem:
+        raise ValidationError(problem, "new_password")
+    user.password_hash = auth.hash_password(new)
+    others = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        others = others.where(UserSession.id != keep.id)
+    ended = session.execute(others).rowcount or 0
+    session.flush()
+    audit.record(session, user, "user.password_own", object_type="user", object_id=user.id,
+                 details={"sessions_ended": ended})
+    return ended
+
+
 def unlock_user(session: Session, actor: Actor, user: User) -> None:
     user.failed_login_count = 0
     user.locked_until_dt = None
@@ -214,6 +243,8 @@ def add_role(session: Session, actor: Actor, user: User, role: Role, unit: Unit 
         raise ValidationError(
             f"Rollen {role.label} måste höra till en enhet. Välj enhet.", "unit"
         )
+    if unit is not None and role in ORG_ONLY_ROLES:
+        raise ValidationError(f"Rollen {role.label} gäller hela organisationen. Välj ”Hela organisationen”.", "unit")
     exists = session.scalar(
         select(RoleAssignment).where(
             RoleAssignment.user_id == user.id,

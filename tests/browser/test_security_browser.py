@@ -36,7 +36,10 @@ def code_after(secret: str, last_step: int | None) -> tuple[str, int]:
 
 def test_totp_setup_and_the_code_step(page):
     login_as(page, "forste1")
-    page.goto("/mitt-konto/tvastegsverifiering")
+    page.get_by_role("link", name="Mitt konto").click()
+    expect(page.get_by_role("heading", name="Byt lösenord")).to_be_visible()
+    check_page(page, "my-account")
+    page.get_by_role("link", name="inställningar för tvåstegsverifiering").click()
     expect(page.get_by_role("heading", name="Tvåstegsverifiering")).to_be_visible()
     check_page(page, "totp-start")
     page.get_by_role("button", name="Kom igång").click()

@@ -257,6 +257,11 @@ ROUTES: dict[str, Route] = {
         allowed=_login_refusal),
     "account.sso_start": Route(None, fields=lambda s: {"next": value("/granskningar", "//evil.example")}),
     "account.logout": Route("handlaggare"),
+    "account.change_password": Route(
+        "handlaggare", others=("bo", "tvasteg"),
+        fields=lambda s: {"current_password": value(PASSWORD, "fel lösenord"),
+                          "new_password": value("ett nytt och långt lösenord", "kort", PASSWORD),
+                          "repeat_password": value("ett nytt och långt lösenord", "annat")}),
     "account.totp_begin": Route("handlaggare", others=("tvasteg", "halvvags"), allowed=_totp_refusal),
     "account.totp_confirm": Route(
         "halvvags", fields=lambda s: {"totp_code": value(totp_now(s, "halvvags"), "000000", "12 34 56", "x")},

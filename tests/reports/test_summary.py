@@ -344,7 +344,7 @@ def test_namnd_sees_summaries_only(demo_app, client, db):
             continue
     allowed_prefixes = ("/sammanfattning", "/logga", "/meddelanden", "/static", "/halsa", "/api/v1/openapi.json")
     #: personal pages every logged-in user has: the nämnd's are empty
-    personal = {"/granskningar", "/aterkoppling", "/mitt-konto/tvastegsverifiering"}
+    personal = {"/granskningar", "/aterkoppling", "/mitt-konto", "/mitt-konto/tvastegsverifiering"}
     secrets = _secrets(db)
     for url in sorted(set(urls)):
         if url == "/" or url.startswith(allowed_prefixes):
