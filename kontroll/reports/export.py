@@ -37,7 +37,7 @@ def sections(s: Summary) -> list[Section]:
                      status_text(u.genomgangar.status)] for u in s.units])]
     out.append(Section(
         "Månatligt stickprov",
-        ["Enhet", "Månader med stickprov", "Saknade månader", "Dragna ärenden", "Granskade", "Signerade i tid",
+        ["Enhet", "Månader med stickprov", "Saknade månader", "Dragna ärenden", "Granskade", "Klarmarkerade i tid",
          "Status", "Förklaring"],
         [[u.unit_code, f"{u.stickprov.months_drawn} av {u.stickprov.months_expected}",
           ", ".join(u.stickprov.missing) or "inga", str(u.stickprov.cases_drawn), str(u.stickprov.cases_reviewed),

@@ -345,7 +345,7 @@ def test_namnd_sees_summaries_only(demo_app, client, db):
     allowed_prefixes = ("/sammanfattning", "/logga", "/meddelanden", "/static", "/halsa", "/api/v1/openapi.json")
     #: personal pages every logged-in user has: the nämnd's are empty
     personal = {"/granskningar", "/aterkoppling", "/mitt-konto", "/mitt-konto/tvastegsverifiering"}
-    secrets = _secrets(db)
+    secrets = _secrets(db) - {"Eva Sjöberg", "namnd"}  # the nämnd member's own name on their own pages
     for url in sorted(set(urls)):
         if url == "/" or url.startswith(allowed_prefixes):
             continue

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.cases.models import CaseListSnapshot, SnapshotCase
 from kontroll.core.models import Unit
+from kontroll.core.swedish import count
 from kontroll.core.swedish import join as swedish_list
 from kontroll.core.timezone import year_bounds
 from kontroll.reports.summary.model import Coverage
@@ -71,9 +72,12 @@ def coverage(raw: CoverageRaw) -> Coverage:
     parts = [f"{n} fick {label} granskade" for label, n in buckets if n]
     if total == 0:
         sentence = "Inga ärendelistor för året – spridningen kan inte beräknas."
+    elif not parts:
+        sentence = f"{count(total, 'handläggare', 'handläggare')} fanns i årets ärendelistor. Ingen fick något ärende granskat."
     else:
-        sentence = (f"Av {total} handläggare i årets ärendelistor " + (swedish_list(parts) if parts else "fick ingen något ärende granskat")
-                    + (f"; {never} fick inget ärende granskat." if never and parts else "."))
+        sentence = (f"{count(total, 'handläggare', 'handläggare')} fanns i årets ärendelistor. "
+                    + swedish_list(parts)
+                    + (f"; {never} fick inget ärende granskat." if never else "."))
     team_counts = sorted(raw.team_sampled.values(), reverse=True)
     return Coverage(total, len(raw.sampled), never, buckets, len(raw.teams), len(raw.team_sampled), team_counts, sentence)
 

@@ -30,9 +30,9 @@ def status_rules(late_months: int) -> tuple[tuple[str, str], ...]:
     return (
         ("Stickprov – röd", "en månad som har passerat saknar stickprov (månaderna namnges), eller ett draget "
                             "ärende är inte granskat fast tiden för granskning har gått ut."),
-        ("Stickprov – gul", "alla passerade månader har stickprov, men någon granskning signerades för sent "
-                            f"(granskningen ska signeras {after}), eller innevarande månad saknar ännu stickprov."),
-        ("Stickprov – grön", "alla passerade månader har stickprov och alla granskningar är signerade i tid "
+        ("Stickprov – gul", "alla passerade månader har stickprov, men någon granskning klarmarkerades för sent "
+                            f"(granskningen ska klarmarkeras {after}), eller innevarande månad saknar ännu stickprov."),
+        ("Stickprov – grön", "alla passerade månader har stickprov och alla granskningar är klarmarkerade i tid "
                              "(eller har ännu tid kvar)."),
         ("Genomgångar – röd", "för ett avslutat år: färre genomförda än målets minimum. För innevarande år: "
                               "genomförda och planerade räcker inte till minimum."),

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from kontroll.core.models import Unit
 from kontroll.core.periods import MONTH_NAMES, Period, period_label
+from kontroll.core.swedish import count
 from kontroll.core.swedish import join as swedish_list
 from kontroll.core.timezone import local_date
 from kontroll.reports.summary.model import (
@@ -86,14 +87,15 @@ def stickprov_summary(session: Session, unit: Unit, year: int, today: dt.date, l
             reasons.append(f"Stickprov saknas för {swedish_list(missing)}.")
         if overdue_total:
             status = ROD
-            reasons.append(f"{overdue_total} dragna ärenden är inte granskade fast tiden har gått ut.")
+            reasons.append(f"{count(overdue_total, 'draget ärende', 'dragna ärenden')} har inte granskats fast "
+                           "tiden har gått ut.")
         if late_total:
             status = worst(status, GUL)
-            reasons.append(f"{late_total} granskningar signerades för sent.")
+            reasons.append(f"{count(late_total, 'granskning', 'granskningar')} klarmarkerades för sent.")
         if current_missing:
             status = worst(status, GUL)
             reasons.append(f"Stickprov för {MONTH_NAMES[today.month - 1]} är inte draget ännu.")
         if status == GRON:
-            reasons.append("Stickprov finns för alla månader och granskningarna är signerade i tid.")
+            reasons.append("Stickprov finns för alla månader och granskningarna är klarmarkerade i tid.")
     return StickprovSummary(expected, sum(1 for m in months[:expected] if m.has_draw), missing, drawn_total,
                             reviewed_total, on_time_total, late_total, overdue_total, status, reasons, months)
