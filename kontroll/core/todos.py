@@ -62,6 +62,8 @@ class Todo:
     reminder_key: str | None = None
     reminder_title: str | None = None
     reminder_kind: str | None = None
+    #: the reminder's text when it differs from the page's (written for the day it is sent)
+    reminder_detail: str | None = None
 
     def is_late(self, today: dt.date) -> bool:
         return self.due is not None and self.due < today
@@ -109,7 +111,7 @@ def send_reminders(session: Session, users: list[User], today: dt.date, config: 
         for todo in due_reminders(session, user, today, config, kinds):
             created = notify(
                 session, user, kind=todo.reminder_kind or todo.kind, title=todo.reminder_title or todo.title,
-                body=todo.detail, link=todo.link, dedupe_key=f"{todo.reminder_key or 'todo:' + todo.key}:{user.id}",
+                body=todo.reminder_detail or todo.detail, link=todo.link, dedupe_key=f"{todo.reminder_key or 'todo:' + todo.key}:{user.id}",
             )
             if created is not None:
                 sent.append((user, todo))

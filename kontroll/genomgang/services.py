@@ -569,9 +569,10 @@ class MonthRow:
 
 def stickprov_months(session: Session, unit: Unit, year: int, today: dt.date, late_months: int) -> list[MonthRow]:
     out = []
-    for month in Period.months_of(year):
-        period = str(month)
-        ov = reviews.month_overview(session, unit, period, today, late_months)
+    periods = [str(month) for month in Period.months_of(year)]
+    overviews = reviews.month_overviews(session, [unit.id], periods, today, late_months)
+    for period in periods:
+        ov = overviews[(unit.id, period)]
         out.append(MonthRow(period, ov.draw is not None, sum(1 for r in ov.rows if r.state == "klar"), len(ov.rows)))
     return out
 

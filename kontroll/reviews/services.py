@@ -67,7 +67,7 @@ __all__ = [  # the feature's services, with brister and åtgärder
     "Overview", "OverviewRow", "answers_from_form", "answers_of", "areas_in_unit", "atgarder_for_unit",
     "brister_for_unit", "complete_atgard", "confirming_reviews", "feedback_for_handlaggare", "handlaggare_id",
     "is_current_reviewer", "may_complete_atgard", "may_see_atgard", "may_verify_atgard", "may_view_review",
-    "late_reviews", "month_overview", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review", "open_reviews_due",
+    "late_reviews", "late_reviews_in", "month_overview", "month_overviews", "my_cases", "no_new_reviewer_after_signing", "open_atgard", "open_count", "open_review", "open_reviews_due",
     "overdue_atgarder", "record_feedback", "review_for_assignment", "save_draft", "sign",
     "verify_atgard",
 ]
@@ -366,18 +366,35 @@ def month_overview(session: Session, unit: Unit, period: str, today: dt.date, la
     """The month's drawn cases with their reviewer and state; a case not signed by the
     period's deadline (``late_months``: REVIEW_LATE_AFTER_MONTHS, read by the caller through
     :func:`kontroll.core.periods.late_after_months`) is försenad."""
-    deadline = Period.parse(period).deadline(late_months)
-    draw = session.scalar(
-        select(Draw).where(Draw.unit_id == unit.id, Draw.period == period, Draw.voided_dt.is_(None))
+    return month_overviews(session, [unit.id], [period], today, late_months)[(unit.id, period)]
+
+
+def month_overviews(session: Session, unit_ids: list[int], periods: list[str], today: dt.date,
+                    late_months: int) -> dict[tuple[int, str], Overview]:
+    """:func:`month_overview` for every unit and month asked for, in four queries whatever
+    their number: {(unit id, period): overview}."""
+    draws = {(d.unit_id, d.period): d for d in session.scalars(
+        select(Draw).where(Draw.unit_id.in_(unit_ids), Draw.period.in_(periods), Draw.voided_dt.is_(None))
         # one query per level instead of one per drawn case (the unit and year pages call this often)
         .options(selectinload(Draw.cases).selectinload(DrawnCase.assignments).selectinload(Assignment.reviewer))
-    )
+    )} if unit_ids and periods else {}
+    case_ids = [c.id for d in draws.values() for c in d.cases]
+    by_case: dict[int, list[Review]] = {}
+    if case_ids:
+        for r in session.scalars(select(Review).where(Review.drawn_case_id.in_(case_ids))
+                                 .options(selectinload(Review.brister))):
+            by_case.setdefault(r.drawn_case_id, []).append(r)
+    return {(unit_id, period): _overview(draws.get((unit_id, period)), by_case,
+                                         Period.parse(period).deadline(late_months), today)
+            for unit_id in unit_ids for period in periods}
+
+
+def _overview(draw: Draw | None, by_case: dict[int, list[Review]], deadline: dt.date, today: dt.date) -> Overview:
     overview = Overview(draw, deadline)
     if draw is None:
         return overview
-    reviews = list(session.scalars(select(Review).where(Review.drawn_case_id.in_([c.id for c in draw.cases]))
-                                   .options(selectinload(Review.brister))))
     for dc in draw.cases:
+        reviews = by_case.get(dc.id, [])
         current = dc.current_assignment
         signed = next((r for r in reviews if r.drawn_case_id == dc.id and r.is_signed), None)
         review = signed or next((r for r in reviews if current and r.assignment_id == current.id), None)
@@ -403,12 +420,18 @@ def late_reviews(session: Session, unit: Unit, today: dt.date, late_months: int)
     deadline, in the months that can hold one: this month back to ``late_months`` +
     LATE_LOOKBACK_MONTHS months ago. The one reader of lateness for the reminders and the unit
     page."""
+    return late_reviews_in(session, [unit.id], today, late_months)[unit.id]
+
+
+def late_reviews_in(session: Session, unit_ids: list[int], today: dt.date,
+                    late_months: int) -> dict[int, list[tuple[str, Overview, OverviewRow]]]:
+    """:func:`late_reviews` for several units at once, in a bounded number of queries."""
     this = Period.of(today)
-    out = []
-    for period in [str(this), *(str(p) for p in this.before(late_months + LATE_LOOKBACK_MONTHS))]:
-        overview = month_overview(session, unit, period, today, late_months)
-        out += [(period, overview, row) for row in overview.rows if row.state == "försenad"]
-    return out
+    periods = [str(this), *(str(p) for p in this.before(late_months + LATE_LOOKBACK_MONTHS))]
+    overviews = month_overviews(session, unit_ids, periods, today, late_months)
+    return {unit_id: [(period, overviews[(unit_id, period)], row) for period in periods
+                      for row in overviews[(unit_id, period)].rows if row.state == "försenad"]
+            for unit_id in unit_ids}
 
 
 def no_new_reviewer_after_signing(session: Session, drawn_case_id: int) -> None:

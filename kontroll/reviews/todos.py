@@ -27,7 +27,7 @@ from kontroll.reviews.models import (
     Review,
     ReviewState,
 )
-from kontroll.reviews.services import late_reviews
+from kontroll.reviews.services import late_reviews_in
 from kontroll.sampling.models import Assignment, Draw, DrawnCase
 
 #: days the reviewer has to give återkoppling after signing, and to verify a genomförd åtgärd
@@ -95,8 +95,10 @@ def _feedback_todos(session: Session, user: User, today: dt.date) -> list[Todo]:
 
 def _assigner_todos(session: Session, user: User, today: dt.date, months: int) -> list[Todo]:
     out = []
-    for unit in units_where(session, user, Perm.ASSIGN_REVIEWER):
-        for period, overview, row in late_reviews(session, unit, today, months):
+    units = units_where(session, user, Perm.ASSIGN_REVIEWER)
+    late = late_reviews_in(session, [u.id for u in units], today, months)
+    for unit in units:
+        for period, overview, row in late[unit.id]:
             if row.reviewer is not None and row.reviewer.id == user.id:
                 continue  # their own review is already on their list
             who = row.reviewer.full_name if row.reviewer else "ingen granskare utsedd"
@@ -122,8 +124,8 @@ def _atgard_todo(kind: str, atgard: Atgard, unit: Unit, title: str, due: dt.date
         remind_on=atgard.due_date + dt.timedelta(days=1) if overdue_reminder else None,
         reminder_key=f"atgard_overdue:{atgard.id}" if overdue_reminder else None, reminder_kind="atgard_overdue",
         reminder_title=overdue_title(atgard, unit.code) if overdue_reminder else None,
-        detail=(f"Åtgärden ”{atgard.description[:200]}” skulle ha varit genomförd {atgard.due_date.isoformat()}."
-                if overdue_reminder else ""),
+        reminder_detail=(f"Åtgärden ”{atgard.description[:200]}” skulle ha varit genomförd "
+                         f"{atgard.due_date.isoformat()}." if overdue_reminder else None),
     )
 
 

@@ -103,6 +103,10 @@ def test_brist_atgard_and_its_verification(app, db, world, drawn, checklists):
         atgard_id = atgard.id
     assert not [t for t in _titles(app, "sektionschef") if t.startswith("Besluta om åtgärder")]
     assert "Genomför åtgärden: Påminn om underskrift av ansökan." in _titles(app, "forste")
+    todo = next(t for t in _todos(app, "forste", DEC) if t.kind == "atgard")
+    assert "skulle ha varit" not in todo.detail, "not late yet: the page does not say it is"
+    assert todo.reminder_detail == ("Åtgärden ”Påminn om underskrift av ansökan.” skulle ha varit genomförd "
+                                    "2026-12-20."), "the reminder, sent the day after, does"
     with get_database(app).session_scope() as session:
         svc.complete_atgard(session, user_svc.get_user_by_username(session, "forste"),
                             session.get(Atgard, atgard_id),
