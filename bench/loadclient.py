@@ -558,8 +558,15 @@ def _answer(b: Browser, user: SimUser, review_id: int, step: int) -> None:
 def _draw(b: Browser, user: SimUser) -> None:
     code = user.unit
     token = _csrf(b.page(f"/enheter/{code}/stickprov", "stickprov"))
-    response = b.request("POST", f"/enheter/{code}/stickprov", "draw", "dra stickprov", expect=(302,),
-                         data={"csrf_token": token})
+    # as a person does: the button asks first (200, the confirmation page) unless the month is
+    # already drawn (302 back with the refusal); the confirmation acts
+    asked = b.request("POST", f"/enheter/{code}/stickprov", "draw_ask", "dra stickprov", expect=(200, 302),
+                      data={"csrf_token": token})
+    if asked.status_code == 200:
+        response = b.request("POST", f"/enheter/{code}/stickprov", "draw", "ja, dra stickprovet", expect=(302,),
+                             data={"csrf_token": _csrf(asked.text), "bekraftat": "ja"})
+    else:
+        response = asked
     target, html = b.follow(response, "stickprovet")
     match = re.fullmatch(rf"/enheter/{re.escape(code or '')}/stickprov/(\d+)", target)
     with b.rec.lock:
