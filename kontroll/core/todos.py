@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from kontroll.core.hooks import hooks_of
 from kontroll.core.models import User
-from kontroll.core.notifications import notify
+from kontroll.core.notifications import notify, page_path
+from kontroll.core.swedish import count
 
 #: the kinds of to-do, in the order the start page groups them when their dates are equal
 KINDS: dict[str, str] = {
@@ -87,6 +88,34 @@ def todos_for(session: Session, user: User, today: dt.date, config: Mapping[str,
         return []
     found = [todo for source in hooks_of(session).todo_sources for todo in source(session, user, today, config)]
     return sorted(found, key=lambda t: t.sort_key(today))
+
+
+#: how many to-dos of one kind in one unit the start page lists before it sums up the rest
+SHOWN_PER_KIND_AND_UNIT = 5
+
+
+def for_the_page(todos: list[Todo], session: Session | None = None,
+                 limit: int = SHOWN_PER_KIND_AND_UNIT) -> list[Todo]:
+    """The start page's list: the first ``limit`` to-dos of each kind in each unit (the most
+    urgent, as sorted), and for the rest one line that says how many more there are and leads
+    to the unit. Nothing is dropped without being counted; the reminders still go one by one."""
+    seen: dict[tuple[str, str | None], int] = {}
+    shown: list[Todo] = []
+    for todo in todos:
+        group = (todo.kind, todo.unit_code)
+        seen[group] = seen.get(group, 0) + 1
+        if seen[group] <= limit:
+            shown.append(todo)
+    for (kind, unit_code), n in seen.items():
+        if n > limit:
+            rest = n - limit
+            where = f" i {unit_code}" if unit_code else ""
+            last = max(i for i, t in enumerate(shown) if (t.kind, t.unit_code) == (kind, unit_code))
+            shown.insert(last + 1, Todo(
+                kind=kind, key=f"fler:{kind}:{unit_code}", unit_code=unit_code,
+                title=f"… och {count(rest, 'till', 'till')} av samma slag{where}",
+                link=page_path("core.unit_overview", session=session, code=unit_code) if unit_code else None))
+    return shown
 
 
 def due_reminders(session: Session, user: User, today: dt.date, config: Mapping[str, Any],

@@ -16,7 +16,7 @@ from kontroll.core.inputs import date_or_none
 from kontroll.core.models import Unit
 from kontroll.core.permissions import Perm, can, units_where
 from kontroll.core.timezone import local_today, local_zone
-from kontroll.core.todos import todos_for
+from kontroll.core.todos import for_the_page, todos_for
 from kontroll.core.web import current_user, login_required, require_perm
 from kontroll.db import get_session
 
@@ -80,9 +80,11 @@ def start() -> str:
     db = get_session()
     hooks = hooks_of(db)
     today = local_today()
+    todos = todos_for(db, user, today, current_app.config)
     return render_template(
         "core/start.html",
-        todos=todos_for(db, user, today, current_app.config),
+        todos=for_the_page(todos, db),
+        total=len(todos),
         today=today,
         cards=[part for provider in hooks.start_cards for part in provider(db, user)],
         may_audit=can(user, Perm.VIEW_AUDIT_LOG),

@@ -137,7 +137,7 @@ def _atgard_todos(session: Session, user: User, today: dt.date) -> list[Todo]:
         select(Atgard, Unit).join(Unit, Unit.id == Atgard.unit_id)
         .where(Unit.is_active.is_(True), Atgard.state != AtgardState.VERIFIERAD.value,
                (Atgard.owner_id == user.id) | Atgard.unit_id.in_(managed | verifying))
-        .order_by(Atgard.due_date, Atgard.id)
+        .order_by(Atgard.due_date, Atgard.id).options(selectinload(Atgard.owner))
     ).all()
     out = []
     for atgard, unit in rows:
