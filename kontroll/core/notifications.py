@@ -73,7 +73,11 @@ def page_path(endpoint: str, *, session: Session | None = None, **values: Any) -
         from flask import current_app
 
         url_map = current_app.url_map
-    return url_map.bind("localhost").build(endpoint, values)
+    adapter = getattr(url_map, "_kontroll_adapter", None)  # bound once per map: building is the cost
+    if adapter is None:
+        adapter = url_map.bind("localhost")
+        url_map._kontroll_adapter = adapter  # type: ignore[attr-defined]
+    return adapter.build(endpoint, values)
 
 
 class NotificationNotFound(LookupError):

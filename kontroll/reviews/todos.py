@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from kontroll.cases import handlaggare as handlaggare_rules
 from kontroll.core.models import Unit, User
@@ -113,11 +114,17 @@ def _assigner_todos(session: Session, user: User, today: dt.date, months: int) -
     return out
 
 
-def overdue_title(atgard: Atgard, unit_code: str) -> str:
+def overdue_title(atgard: Any, unit_code: str) -> str:
     return f"Åtgärd i {unit_code} är försenad (slutdatum {atgard.due_date.isoformat()})"
 
 
-def _atgard_todo(kind: str, atgard: Atgard, unit: Unit, title: str, due: dt.date | None, *, overdue_reminder: bool) -> Todo:
+@dataclass(frozen=True)
+class _UnitRef:
+    id: int
+    code: str
+
+
+def _atgard_todo(kind: str, atgard: Any, unit: _UnitRef, title: str, due: dt.date | None, *, overdue_reminder: bool) -> Todo:
     return Todo(
         kind=kind, key=f"{kind}:{atgard.id}", unit_code=unit.code, title=title,
         link=page_path("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id), due=due,
@@ -133,21 +140,26 @@ def _atgard_todos(session: Session, user: User, today: dt.date) -> list[Todo]:
     managed = {u.id for u in units_where(session, user, Perm.MANAGE_ATGARDER)}
     verifying = {a.unit_id for a in user.role_assignments if a.unit_id is not None
                  and may_hold(user, Job.ATGARD_VERIFIER, a.unit_id)}
+    # plain rows, not ORM objects: a sektionschef of many units may have thousands of åtgärder
+    owner_user = aliased(User)
     rows = session.execute(
-        select(Atgard, Unit).join(Unit, Unit.id == Atgard.unit_id)
+        select(Atgard.id, Atgard.description, Atgard.due_date, Atgard.state, Atgard.owner_id, Atgard.done_dt,
+               Unit.id.label("unit_id"), Unit.code.label("code"), owner_user.full_name.label("owner_name"))
+        .join(Unit, Unit.id == Atgard.unit_id).outerjoin(owner_user, owner_user.id == Atgard.owner_id)
         .where(Unit.is_active.is_(True), Atgard.state != AtgardState.VERIFIERAD.value,
                (Atgard.owner_id == user.id) | Atgard.unit_id.in_(managed | verifying))
-        .order_by(Atgard.due_date, Atgard.id).options(selectinload(Atgard.owner))
+        .order_by(Atgard.due_date, Atgard.id)
     ).all()
     out = []
-    for atgard, unit in rows:
+    for atgard in rows:
+        unit = _UnitRef(atgard.unit_id, atgard.code)
         short = atgard.description if len(atgard.description) <= 80 else atgard.description[:79] + "…"
         if atgard.state == AtgardState.OPPEN.value:
             if atgard.owner_id == user.id:
                 out.append(_atgard_todo("atgard", atgard, unit, f"Genomför åtgärden: {short}", atgard.due_date,
                                         overdue_reminder=True))
             elif unit.id in managed and atgard.due_date < today:
-                owner = atgard.owner.full_name if atgard.owner else "ingen ansvarig"
+                owner = atgard.owner_name or "ingen ansvarig"
                 out.append(_atgard_todo("atgard_late", atgard, unit, f"Försenad åtgärd ({owner}): {short}",
                                         atgard.due_date, overdue_reminder=True))
         elif atgard.state == AtgardState.GENOMFORD.value and unit.id in verifying and atgard.owner_id != user.id:
