@@ -35,11 +35,27 @@ def overdue_templates(config: Any, today: dt.date) -> list[Template]:
         return []
 
 
+#: the last directory read: (directory, each file's name, size and modification time) and its templates
+_read: dict[str, tuple[tuple[object, ...], dict[str, Template]]] = {}
+
+
 def file_templates(directory: Path) -> dict[str, Template]:
+    """The directory's valid templates. Read again whenever a file is added, removed or changed
+    (its size or modification time), else taken from the last reading: every start page asks."""
     try:
-        return load_templates(directory)
+        stamp = tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in Path(directory).glob("*.toml")))
+    except OSError:
+        stamp = ()
+    key = str(directory)
+    cached = _read.get(key)
+    if cached is not None and cached[0] == stamp and stamp:
+        return dict(cached[1])
+    try:
+        templates = load_templates(directory)
     except TemplateError as exc:
         raise ValidationError(f"Mallarna kunde inte läsas: {exc.message}") from exc
+    _read[key] = (stamp, templates)
+    return dict(templates)
 
 
 def changed_message(template: Template) -> str:

@@ -124,10 +124,19 @@ class _UnitRef:
     code: str
 
 
+def _atgard_link(unit_code: str, atgard_id: int, _prefixes: dict[str, str] = {}) -> str:  # noqa: B006 - a cache
+    """The åtgärd's page, built from its route once per unit (a sektionschef may have thousands)."""
+    prefix = _prefixes.get(unit_code)
+    if prefix is None:
+        prefix = page_path("reviews.atgard_detail", code=unit_code, atgard_id=1).rsplit("/", 1)[0] + "/"
+        _prefixes[unit_code] = prefix
+    return f"{prefix}{atgard_id}"
+
+
 def _atgard_todo(kind: str, atgard: Any, unit: _UnitRef, title: str, due: dt.date | None, *, overdue_reminder: bool) -> Todo:
     return Todo(
         kind=kind, key=f"{kind}:{atgard.id}", unit_code=unit.code, title=title,
-        link=page_path("reviews.atgard_detail", code=unit.code, atgard_id=atgard.id), due=due,
+        link=_atgard_link(unit.code, atgard.id), due=due,
         remind_on=atgard.due_date + dt.timedelta(days=1) if overdue_reminder else None,
         reminder_key=f"atgard_overdue:{atgard.id}" if overdue_reminder else None, reminder_kind="atgard_overdue",
         reminder_title=overdue_title(atgard, unit.code) if overdue_reminder else None,
