@@ -12,7 +12,6 @@ Usage: python bench/bench_start.py [--units 10] [--years 10] [--db sqlite|postgr
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import re
@@ -24,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_summary import PASSWORD, generate  # noqa: E402
-from bench.common import fresh_database, median, postgres_available  # noqa: E402
+from bench.common import fresh_database, log_in, median, units_years_main  # noqa: E402
 
 TARGET_MS = 150
 RUNS = 15
@@ -54,10 +53,7 @@ def measure(kind: str, units: int, years: int) -> dict[str, float]:
             with database.engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         client = app.test_client()
-        page = client.get("/logga-in").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        assert client.post("/logga-in", data={"username": "alla", "password": PASSWORD,
-                                              "csrf_token": token}).status_code == 302
+        log_in(client, "alla", PASSWORD)
         queries = [0]
         event.listen(database.engine, "before_cursor_execute", lambda *a: queries.__setitem__(0, queries[0] + 1))
 
@@ -99,18 +95,7 @@ def run(kinds: list[str], units: int = 10, years: int = 10) -> list[dict[str, ob
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--units", type=int, default=10)
-    parser.add_argument("--years", type=int, default=10)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"])
-    parser.add_argument("--child", action="store_true")
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.db, args.units, args.years)))
-        return
-    kinds = [args.db] if args.db else ["sqlite"] + (["postgresql"] if postgres_available() else [])
-    for row in run(kinds, args.units, args.years):
-        print(row)
+    units_years_main(measure, run)
 
 
 if __name__ == "__main__":

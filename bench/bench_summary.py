@@ -13,11 +13,9 @@ Usage: python bench/bench_summary.py [--units 10] [--years 10] [--db sqlite|post
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import random
-import re
 import subprocess
 import sys
 import time
@@ -25,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import fresh_database, median, postgres_available  # noqa: E402
+from bench.common import fresh_database, log_in, median, units_years_main  # noqa: E402
 
 PAGE_TARGET_MS = 500
 PDF_TARGET_MS = 3000
@@ -168,10 +166,7 @@ def measure(kind: str, units: int, years: int) -> dict[str, float]:
             with database.engine.connect() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
         client = app.test_client()
-        page = client.get("/logga-in").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        assert client.post("/logga-in", data={"username": "namnd", "password": PASSWORD,
-                                              "csrf_token": token}).status_code == 302
+        log_in(client, "namnd", PASSWORD)
 
         def timed(url: str) -> float:
             start = time.perf_counter()
@@ -204,18 +199,7 @@ def run(kinds: list[str], units: int = 10, years: int = 10) -> list[dict[str, ob
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--units", type=int, default=10)
-    parser.add_argument("--years", type=int, default=10)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"])
-    parser.add_argument("--child", action="store_true")
-    args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.db, args.units, args.years)))
-        return
-    kinds = [args.db] if args.db else ["sqlite"] + (["postgresql"] if postgres_available() else [])
-    for row in run(kinds, args.units, args.years):
-        print(row)
+    units_years_main(measure, run)
 
 
 if __name__ == "__main__":

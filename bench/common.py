@@ -108,3 +108,32 @@ def rows_main(measure, run, default_rows: int) -> None:  # type: ignore[no-untyp
     kinds = [args.db] if args.db else ["sqlite"] + (["postgresql"] if postgres_available() else [])
     for row in run(kinds, args.rows):
         print(row)
+
+
+def log_in(client, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Log ``client`` (a Flask test client) in through the login form."""
+    import re
+
+    page = client.get("/logga-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    response = client.post("/logga-in", data={"username": username, "password": password, "csrf_token": token})
+    assert response.status_code == 302, f"cannot log in as {username}"
+
+
+def units_years_main(measure, run) -> None:  # type: ignore[no-untyped-def]
+    """The command line of a benchmark sized by units and years (as :func:`rows_main`)."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--units", type=int, default=10)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"])
+    parser.add_argument("--child", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.db, args.units, args.years)))
+        return
+    kinds = [args.db] if args.db else ["sqlite"] + (["postgresql"] if postgres_available() else [])
+    for row in run(kinds, args.units, args.years):
+        print(row)

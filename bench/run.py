@@ -22,11 +22,12 @@ from bench import (  # noqa: E402
     bench_import,
     bench_import_bounds,
     bench_load,
+    bench_start,
     bench_summary,
 )
 from bench.common import postgres_available  # noqa: E402
 
-BENCHMARKS = [bench_import, bench_import_bounds, bench_draw, bench_genomgang, bench_summary, bench_audit, bench_load]
+BENCHMARKS = [bench_import, bench_import_bounds, bench_draw, bench_genomgang, bench_summary, bench_start, bench_audit, bench_load]
 
 
 def main() -> int:
