@@ -256,6 +256,13 @@ def progress(session: Session, genomgang: Genomgang) -> Progress:
     return Progress(sum(p[2] for p in per), sum(p[3] for p in per), sum(p[4] for p in per), per, per_team)
 
 
+def handlaggare_label(session: Session, genomgang: Genomgang, key: str) -> str:
+    """How the work list names the handläggare ``key`` (its own words when not in the list)."""
+    row = session.execute(select(func.max(SnapshotCase.handlaggare_namn), func.max(SnapshotCase.handlaggare_signatur))
+                          .where(SnapshotCase.snapshot_id == genomgang.snapshot_id, handlaggare_key_expr() == key)).one()
+    return handlaggare_rules.label(row[0], row[1]) if row[0] or row[1] else key
+
+
 def teams_in(session: Session, genomgang: Genomgang) -> list[str]:
     return [t for t in session.scalars(select(SnapshotCase.team).where(SnapshotCase.snapshot_id == genomgang.snapshot_id)
                                        .distinct().order_by(SnapshotCase.team)) if t]

@@ -229,14 +229,13 @@ def work(code: str, genomgang_id: int) -> Response:
         "genomgang/work.html", unit=unit, genomgang=genomgang, rows=rows, total=page.total, page=page.number,
         pages=page.pages, prog=prog, teams=svc.teams_in(db, genomgang), handlaggare=handlaggare,
         team=team, status=status, results=svc.RESULT_LABELS, labels=svc.STATE_LABELS, remaining=remaining,
-        selection=_selection_label(prog, handlaggare, team),
+        selection=_selection_label({key: label for key, label, *_ in prog.per_handlaggare}, handlaggare, team),
     )
     return Response(html)
 
 
-def _selection_label(prog: svc.Progress, handlaggare: str | None, team: str | None) -> str:
+def _selection_label(names: dict[str, str], handlaggare: str | None, team: str | None) -> str:
     """The work list's selection in words: "Anna Andersson (ANAN) i Grupp 1", "Grupp 1", "hela listan"."""
-    names = {key: label for key, label, *_ in prog.per_handlaggare}
     parts = [names.get(handlaggare, handlaggare) if handlaggare else None, team]
     return " i ".join(p for p in parts if p) or "hela listan"
 
@@ -255,7 +254,8 @@ def record_remaining(code: str, genomgang_id: int) -> Response:
     raw = request.form.get("antal", "")
     expected = int(raw) if raw.isdigit() and len(raw) < 10 else None
     back = url_for("genomgang.work", code=unit.code, genomgang_id=genomgang.id, handlaggare=handlaggare, grupp=team)
-    selection = _selection_label(svc.progress(get_session(), genomgang), handlaggare, team)
+    names = {handlaggare: svc.handlaggare_label(get_session(), genomgang, handlaggare)} if handlaggare else {}
+    selection = _selection_label(names, handlaggare, team)
     n = expected or 0
 
     def record(db: Session) -> int:

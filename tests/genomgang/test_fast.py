@@ -95,6 +95,10 @@ def test_over_http_the_work_list_offers_it_and_the_confirmation_names_the_count(
     assert refused.status_code == 302
     assert "Antalet ärenden saknas" in client.get(refused.headers["Location"]).get_data(as_text=True)
     assert len(_results(db, gid)) == 6
+    # a handläggare's selection is named as the work list names them
+    asked = post_form(client, f"{URL}/{gid}/arenden/utan-anmarkning", {"handlaggare": "ANAN", "antal": "6"},
+                      confirmed=False).get_data(as_text=True)
+    assert "6 ärenden utan resultat i Anna A (ANAN) får resultatet" in asked
     # no form once nothing is left in the selection
     assert "saknar resultat. När ni" not in client.get(f"{URL}/{gid}/arenden?grupp=Grupp+2").get_data(as_text=True)
 
